@@ -1,0 +1,15 @@
+from functools import partial
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AggregatorConfig(AppConfig):
+    name = "aggregator"
+    verbose_name = "Core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from aggregator.beat import SCHEDULES, install_schedules
+
+        post_migrate.connect(partial(install_schedules, SCHEDULES), sender=self, weak=False)
