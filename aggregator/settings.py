@@ -261,11 +261,12 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # starves quick work (alerts, notifications). Apps route their tasks here.
 CELERY_TASK_QUEUES_NAMES = ["default", "files", "conversions", "archives", "alerts", "notifications"]
 CELERY_TASK_ROUTES = {
-    "files.tasks.file_convert_task": {"queue": "conversions"},
-    "files.tasks.*": {"queue": "files"},
-    "monitoring.tasks.log_archive*": {"queue": "archives"},
-    "monitoring.tasks.notification*": {"queue": "notifications"},
-    "monitoring.tasks.*": {"queue": "alerts"},
+    # Globs over task names, first match wins.
+    "files.*convert*": {"queue": "conversions"},
+    "files.*": {"queue": "files"},
+    "monitoring.*archive*": {"queue": "archives"},
+    "monitoring.*notif*": {"queue": "notifications"},
+    "monitoring.*": {"queue": "alerts"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,0 +1,8 @@
+# The root of the files app's migrations.
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies: list = []
+    operations: list = []
