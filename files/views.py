@@ -114,6 +114,8 @@ class TusView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = tus.TUS_VERSION
+        if not isinstance(response, Response) and not response.content:
+            del response["Content-Type"]  # tus answers have no body
         if response.status_code == 412:
             response["Tus-Version"] = tus.TUS_VERSION
         response["Cache-Control"] = "no-store"
