@@ -1,6 +1,7 @@
 """CSV: encoding, dialect, header, and a consistent column count on every
 row — streamed row by row, so any size validates in bounded memory."""
 
+import codecs
 import csv
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,23 @@ def _dialect(text_sample: str, extension: str) -> type[csv.Dialect] | csv.Dialec
         return csv.Sniffer().sniff(text_sample, delimiters=",;\t|")
     except csv.Error:
         return csv.excel
+
+
+class _Lines:
+    """Decodes a binary file line by line, remembering the physical line
+    number, so a decoding error names the right line."""
+
+    def __init__(self, handle, encoding: str) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        self.line = 0
+
+    def __iter__(self):
+        limit = conf.CSV_MAX_FIELD_SIZE + 1  # bounded even without newlines
+        while raw := self.handle.readline(limit):
+            self.line += 1
+            yield self.decoder.decode(raw)
+        yield self.decoder.decode(b"", final=True)
 
 
 def _looks_numeric(value: str) -> bool:
@@ -40,8 +58,16 @@ def check_csv(path: Path, *, extension: str = "csv") -> dict[str, Any]:
     problems: list[dict[str, Any]] = []
     rows = 0
     columns = 0
-    with open(path, encoding=encoding, newline="", errors="strict") as handle:
-        reader = csv.reader(handle, dialect)
+    if encoding.startswith("utf-16"):
+        handle = open(path, encoding=encoding, newline="", errors="strict")
+        lines = None
+        source = handle
+    else:
+        handle = open(path, "rb")
+        lines = _Lines(handle, encoding)
+        source = iter(lines)
+    with handle:
+        reader = csv.reader(source, dialect)
         try:
             header = next(reader, None)
             if not header or not any(field.strip() for field in header):
@@ -62,7 +88,8 @@ def check_csv(path: Path, *, extension: str = "csv") -> dict[str, Any]:
                     if len(problems) >= conf.CSV_MAX_PROBLEMS:
                         break
         except UnicodeDecodeError as exc:
-            raise CheckFailed(f"invalid {encoding} near row {reader.line_num + 1}: {exc.reason}") from None
+            where = f"line {lines.line}" if lines else f"row {reader.line_num + 1}"
+            raise CheckFailed(f"invalid {encoding} at {where}: {exc.reason}") from None
         except csv.Error as exc:
             raise CheckFailed(f"malformed CSV at row {reader.line_num}: {exc}") from None
     facts = {"encoding": encoding, "delimiter": getattr(dialect, "delimiter", ","), "columns": columns, "rows": rows}

@@ -28,7 +28,10 @@ def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
 
     rows = 0
     try:
-        book = load_workbook(str(path), read_only=True, data_only=True)
+        # A file object, because openpyxl judges a path by its extension and
+        # stored blobs have none.
+        handle = open(path, "rb")
+        book = load_workbook(handle, read_only=True, data_only=True)
         try:
             sheets = book.sheetnames
             for sheet in book.worksheets:
@@ -36,6 +39,7 @@ def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
                     rows += 1
         finally:
             book.close()
+            handle.close()
     except CheckFailed:
         raise
     except Exception as exc:  # openpyxl raises KeyError, BadZipFile, XML errors...
