@@ -7,8 +7,8 @@ from django.core.files.storage import default_storage
 
 from files import conf
 from files.models import FileStatus, FileUpload, StoredBlob
-from files.services import file_upload_create_from_path
 from files.selectors import bytes_stored, file_counts_by_status, files_failed_count, files_stuck_count
+from files.services import file_upload_create_from_path
 from tests.files.conftest import multipart_upload, sha256
 
 pytestmark = pytest.mark.django_db
@@ -119,9 +119,7 @@ def test_an_unsatisfiable_range_is_a_416(alice_client, stored):
     assert "outside" in response.json()["detail"]
 
 
-def test_delete_marks_deleted_and_removes_bytes_unless_shared(
-    alice_client, stored, django_capture_on_commit_callbacks
-):
+def test_delete_marks_deleted_and_removes_bytes_unless_shared(alice_client, stored, django_capture_on_commit_callbacks):
     first = stored()
     second = stored(name="copy.csv")
     name = first.blob.storage_name
