@@ -17,3 +17,10 @@ def log_writer(make_user):
 @pytest.fixture
 def log_writer_client(log_writer):
     return client_for(log_writer)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are made in nearly every test; the production hasher's cost
+    # protects stored passwords and only slows the suite down here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
