@@ -9,6 +9,7 @@ a row is either in the table or in exactly one complete archive, duplicates
 nothing.
 """
 
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,7 +120,10 @@ def log_archive_write(*, archive: LogArchive) -> LogArchive:
             storage.delete(written.name)
             archive.delete()
             return archive
-        count, sha256 = inspect_archive(storage, written.name)
+        try:
+            count, sha256 = inspect_archive(storage, written.name)
+        except (OSError, EOFError, zlib.error):
+            count, sha256 = -1, ""
         if (count, sha256) != (written.count, written.sha256):
             storage.delete(written.name)
             raise ArchiveVerificationFailed(
@@ -171,6 +175,7 @@ def log_archive_older_than(*, cutoff: datetime) -> list[int]:
                 completed.append(done.pk)
     finally:
         cache.delete(LOCK_KEY)
+    logger.info("log_archive_finished", cutoff=cutoff.isoformat(), archives=len(completed))
     return completed
 
 
@@ -192,6 +197,8 @@ def log_archive_restore(*, archive: LogArchive, batch_size: int = 2_000) -> LogA
         count, sha256 = inspect_archive(storage, archive.storage_path)
     except FileNotFoundError:
         raise Conflict("The archive file is missing from storage.") from None
+    except (OSError, EOFError, zlib.error):
+        raise Conflict("The archive file is not a readable gzip file; not restoring it.") from None
     if (count, sha256) != (archive.entry_count, archive.sha256):
         raise Conflict("The archive file does not match its checksum; not restoring it.")
     batch: list[SystemLog] = []
