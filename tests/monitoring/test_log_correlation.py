@@ -17,7 +17,9 @@ def capturing(monkeypatch):
     monkeypatch.setattr(conf, "CAPTURE_ENABLED", True)
     root = logging.getLogger()
     monkeypatch.setattr(root, "level", logging.INFO)
-    return next(h for h in root.handlers if isinstance(h, capture.SystemLogHandler))
+    handler = next(h for h in root.handlers if isinstance(h, capture.SystemLogHandler))
+    yield handler
+    handler.flush()
 
 
 @pytest.fixture
