@@ -5,8 +5,10 @@ from typing import Any
 
 
 class DeliveryError(Exception):
-    """A delivery failed. `permanent` means retrying cannot help (a 404 or
-    410 endpoint, a revoked Slack token, a refused address)."""
+    """A delivery failed. `retryable` failures (timeouts, 429, 5xx) are tried
+    again with backoff; others (a 400, a redirect) are not. `permanent` ones
+    (a 404 or 410 endpoint, a revoked Slack token, a refused address) also
+    flag the channel."""
 
     def __init__(
         self,
@@ -15,12 +17,14 @@ class DeliveryError(Exception):
         permanent: bool = False,
         status_code: int | None = None,
         retry_after: float | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status_code = status_code
         self.retry_after = retry_after
+        self.retryable = (not permanent) if retryable is None else retryable
 
 
 @dataclass(frozen=True)

@@ -108,4 +108,4 @@ def raise_for_status(response: requests.Response, *, permanent_codes: tuple[int,
         raise DeliveryError(message, status_code=code, retry_after=retry_after(response))
     # 3xx (redirects are not followed) and other 4xx will not fix themselves;
     # 404/410 mean the endpoint is gone and the channel gets flagged.
-    raise DeliveryError(message, status_code=code, permanent=code in permanent_codes)
+    raise DeliveryError(message, status_code=code, permanent=code in permanent_codes, retryable=False)

@@ -199,7 +199,7 @@ def notification_deliver(
     attempt.error = error.message[:1000]
     attempt.permanent = error.permanent
     attempt.save(update_fields=["status", "response_code", "error", "permanent", "duration_ms"])
-    if not error.permanent and retries < conf.NOTIFY_MAX_RETRIES:
+    if error.retryable and retries < conf.NOTIFY_MAX_RETRIES:
         raise RetryDelivery(error.message, countdown=backoff_seconds(retries, error.retry_after))
     _channel_failed(channel, error)
     action_record(
