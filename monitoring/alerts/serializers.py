@@ -7,6 +7,7 @@ from aggregator.api import StrictFieldsMixin
 from monitoring.models import (
     Alert,
     AlertAction,
+    AlertEscalationLevel,
     AlertEscalationPolicy,
     AlertRule,
     AlertSilence,
@@ -145,6 +146,11 @@ class LevelSerializer(StrictFieldsMixin, serializers.Serializer):
     delay_seconds = serializers.IntegerField(min_value=0, max_value=WEEK, default=0)
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=50)
 
+    def to_representation(self, instance):
+        if isinstance(instance, AlertEscalationLevel):
+            return {"delay_seconds": instance.delay_seconds, "channels": sorted(c.pk for c in instance.channels.all())}
+        return super().to_representation(instance)
+
 
 class EscalationPolicySerializer(StrictFieldsMixin, serializers.ModelSerializer):
     levels = LevelSerializer(many=True)
@@ -156,14 +162,6 @@ class EscalationPolicySerializer(StrictFieldsMixin, serializers.ModelSerializer)
         fields = ["id", "name", "description", "levels", "repeat", "ack_timeout_seconds", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["levels"] = [
-            {"delay_seconds": level.delay_seconds, "channels": sorted(c.pk for c in level.channels.all())}
-            for level in instance.levels.all()
-        ]
-        return data
 
 
 class NotificationChannelSerializer(StrictFieldsMixin, serializers.ModelSerializer):

@@ -127,6 +127,13 @@ def _handler_for(target: HttpTarget):
     return Handler
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The personas' PBKDF2 hashing costs seconds per test on two shared
+    # cores; these tests never check passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def allow_loopback(monkeypatch):
     monkeypatch.setattr(conf, "WEBHOOK_ALLOWED_NETWORKS", ["127.0.0.0/8"])
@@ -217,6 +224,7 @@ def make_channel(kind: str = "webhook", **config) -> NotificationChannel:
 
 
 __all__ = [
+    "_fast_password_hashing",
     "HttpTarget",
     "allow_loopback",
     "http_target",

@@ -120,8 +120,9 @@ def alert_escalate(*, alert: Alert, actor, source: str = "api", now: datetime | 
 
 
 def alert_escalate_due(*, alert_id: int, step: int, now: datetime) -> bool:
-    """The beat's step for one alert; False (and nothing done) when the
-    task is stale: the alert moved on, was acknowledged or resolved."""
+    """The beat's step for one alert, queued when it was due; False (and
+    nothing done) when the task is stale: the alert moved on, was
+    acknowledged or resolved since, so its step no longer matches."""
     with transaction.atomic():
         alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
         if (
@@ -129,7 +130,6 @@ def alert_escalate_due(*, alert_id: int, step: int, now: datetime) -> bool:
             or alert.status != AlertStatus.ACTIVE
             or alert.escalation_step != step
             or alert.next_escalation_at is None
-            or alert.next_escalation_at > now
         ):
             return False
         _step(alert=alert, now=now, actor=None, source="system", manual=False)
