@@ -210,7 +210,7 @@ def rule_evaluate(
     value, error = rule_measure(rule=rule, now=now, memo=memo)
     to_resolve: Alert | None = None
     with transaction.atomic():
-        rule = AlertRule.objects.select_for_update().select_related("escalation_policy").get(pk=rule.pk)
+        rule = AlertRule.objects.select_for_update(of=("self",)).select_related("escalation_policy").get(pk=rule.pk)
         if not rule.is_active:
             return Evaluation(value=value, fired=False, alert=None, state=rule.state, error="rule disabled")
         rule.last_evaluated_at = now
@@ -222,8 +222,10 @@ def rule_evaluate(
             # No data and "keep": nothing moves, the open alert stays open.
             alert = _open_alert(rule) if rule.state == RuleState.FIRING else None
         elif breached:
-            rule.last_breach_at = now
-            rule.pending_since = rule.pending_since or now
+            # Concurrent evaluations may reach the lock out of order; the
+            # earliest breach starts the pending period, the latest ends it.
+            rule.last_breach_at = max(filter(None, [rule.last_breach_at, now]))
+            rule.pending_since = min(filter(None, [rule.pending_since, now]))
             if now - rule.pending_since >= timedelta(seconds=rule.pending_seconds):
                 rule.state = RuleState.FIRING
                 alert = _alert_open(rule=rule, value=value, error=error, now=now)

@@ -18,7 +18,7 @@ from monitoring.models import Alert, AlertAction, AlertActionType, AlertStatus, 
 
 
 def _locked(alert: Alert) -> Alert:
-    return Alert.objects.select_for_update().select_related("rule").get(pk=alert.pk)
+    return Alert.objects.select_for_update(of=("self",)).select_related("rule").get(pk=alert.pk)
 
 
 def alert_acknowledge(*, alert: Alert, actor, source: str = "api", comment: str = "") -> Alert:
