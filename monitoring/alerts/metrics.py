@@ -8,6 +8,7 @@ writing one class and decorating it with `@register`.
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
@@ -187,7 +188,12 @@ class DiskPercent(Metric):
     def measure(self, *, params: dict[str, Any], window: Window) -> float | None:
         from django.conf import settings
 
-        path = params.get("path") or str(settings.MEDIA_ROOT)
+        path = params.get("path")
+        if not path:
+            # MEDIA_ROOT may not exist yet; its filesystem is its nearest
+            # existing ancestor's.
+            media = Path(settings.MEDIA_ROOT).resolve()
+            path = str(next(p for p in (media, *media.parents) if p.exists()))
         try:
             usage = shutil.disk_usage(path)
         except OSError as exc:
