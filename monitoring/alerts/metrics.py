@@ -94,6 +94,17 @@ class LogCount(Metric):
     description = "SystemLog entries matching level/source/text in the window."
     params = {"level": str, "source": str, "text": str}
 
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        params = super().validate_params(params)
+        if params.get("level"):
+            from monitoring.models import LogLevel
+
+            levels = [choice.value for choice in LogLevel]
+            if params["level"].lower() not in levels:
+                raise InvalidInput(f"metric_params.level must be one of {', '.join(levels)}.")
+            params = {**params, "level": params["level"].lower()}
+        return params
+
     def measure(self, *, params: dict[str, Any], window: Window) -> float | None:
         selectors = _logs_selectors()
         return float(

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -83,10 +84,9 @@ def _publish(queue_name: str, count: int) -> None:
 
 def _delete(queue_name: str) -> None:
     with celery_app.connection_for_write() as connection:
-        try:
-            Queue(queue_name)(connection.default_channel).delete()
-        except Exception:  # Nothing left to clean on a filesystem broker.
-            pass
+        Queue(queue_name)(connection.default_channel).delete()
+    # The filesystem transport keeps exchange bindings in ./control.
+    Path("control", f"{queue_name}.exchange").unlink(missing_ok=True)
 
 
 def test_queue_depth_counts_waiting_messages_on_the_configured_broker():
@@ -110,13 +110,60 @@ def test_queue_depth_of_an_unreachable_broker_is_no_data(monkeypatch):
         metrics.get_metric("queue_depth").measure(params={"queue": "alerts"}, window=WINDOW)
 
 
-def test_log_rate_is_the_count_per_minute(monkeypatch):
-    monkeypatch.setattr(metrics.LogCount, "measure", lambda self, *, params, window: 30.0)
+@pytest.mark.django_db
+def test_log_rate_is_the_count_per_minute():
+    for _ in range(30):
+        _log(level="error")
     window = metrics.window_for(now=timezone.now(), window_seconds=600)
-    assert metrics.get_metric("log_rate").measure(params={}, window=window) == 3.0
+    assert metrics.get_metric("log_rate").measure(params={"level": "error"}, window=window) == 3.0
 
 
 def test_the_window_ends_now_and_spans_the_rule_window():
     now = timezone.now()
     window = metrics.window_for(now=now, window_seconds=120)
     assert (window.until, window.since) == (now, now - timedelta(seconds=120))
+
+
+def _log(**fields):
+    from monitoring.models import SystemLog
+
+    values = {"timestamp": timezone.now() - timedelta(seconds=30), "level": "info", "message": "ok", "source": "api"}
+    values.update(fields)
+    return SystemLog.objects.create(**values)
+
+
+@pytest.mark.django_db
+def test_log_count_counts_matching_lines_in_the_window():
+    _log(level="error", message="Payment FAILED for order 7")
+    _log(level="error", message="payment failed again", source="billing")
+    _log(level="error", message="payment failed long ago", timestamp=timezone.now() - timedelta(hours=2))
+    _log(level="info", message="payment failed? no, fine")
+    metric = metrics.get_metric("log_count")
+    window = metrics.window_for(now=timezone.now(), window_seconds=300)
+    assert metric.measure(params={"level": "error"}, window=window) == 2
+    assert metric.measure(params={"level": "error", "source": "api"}, window=window) == 1
+    assert metric.measure(params={"text": "payment failed"}, window=window) == 3
+
+
+@pytest.mark.django_db
+def test_a_log_count_rule_fires_on_real_log_lines():
+    for _ in range(3):
+        _log(level="error", message="boom")
+    rule = make_rule(metric="log_count", metric_params={"level": "error"}, threshold=2, window_seconds=60)
+    result = services.rule_evaluate(rule=rule)
+    assert (result.value, result.fired) == (3, True)
+
+
+@pytest.mark.django_db
+def test_http_error_ratio_is_no_data_without_requests_and_a_share_with_them():
+    metric = metrics.get_metric("http_error_ratio")
+    window = metrics.window_for(now=timezone.now(), window_seconds=300)
+    assert metric.measure(params={}, window=window) is None
+    for status in (200, 200, 503, 500):
+        _log(http_status=status, http_method="GET", http_path="/x")
+    assert metric.measure(params={}, window=metrics.window_for(now=timezone.now(), window_seconds=300)) == 0.5
+
+
+def test_log_count_refuses_an_unknown_level():
+    with pytest.raises(InvalidInput, match="level must be one of"):
+        metrics.get_metric("log_count").validate_params({"level": "loud"})
