@@ -17,7 +17,7 @@ RULE = {
     "name": "too many errors",
     "description": "errors in the API",
     "metric": "log_count",
-    "metric_params": {"level": "ERROR", "source": "api"},
+    "metric_params": {"level": "error", "source": "api"},
     "comparison": ">",
     "threshold": 10,
     "window_seconds": 300,
