@@ -202,12 +202,28 @@ def _open_alert(rule: AlertRule) -> Alert | None:
 
 
 def rule_evaluate(
-    *, rule: AlertRule, now: datetime | None = None, memo: dict | None = None, require_active: bool = True
+    *,
+    rule: AlertRule,
+    now: datetime | None = None,
+    memo: dict | None = None,
+    require_active: bool = True,
+    quiet: list[AlertRule] | None = None,
 ) -> Evaluation:
     if require_active and not rule.is_active:
         raise Conflict("Rule is disabled; enable it before evaluating it.")
     now = now or timezone.now()
     value, error = rule_measure(rule=rule, now=now, memo=memo)
+    error = error[:1000] if value is None else ""
+    if rule.state == RuleState.INACTIVE and rule.pending_since is None and not _breached(rule, value):
+        # The common case: quiet before, quiet now. Nothing moves, so no lock
+        # and no transaction; only the last reading is stored (batched by a
+        # round, which saves a commit per rule).
+        rule.last_evaluated_at, rule.last_value, rule.last_error = now, value, error
+        if quiet is not None:
+            quiet.append(rule)
+        else:
+            AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_value=value, last_error=error)
+        return Evaluation(value=value, fired=False, alert=None, state=RuleState.INACTIVE, error=error)
     to_resolve: Alert | None = None
     with transaction.atomic():
         rule = AlertRule.objects.select_for_update(of=("self",)).select_related("escalation_policy").get(pk=rule.pk)
@@ -215,7 +231,7 @@ def rule_evaluate(
             return Evaluation(value=value, fired=False, alert=None, state=rule.state, error="rule disabled")
         rule.last_evaluated_at = now
         rule.last_value = value
-        rule.last_error = error[:1000] if value is None else ""
+        rule.last_error = error
         breached = _breached(rule, value)
         alert = None
         if breached is None:
@@ -264,14 +280,24 @@ def rules_evaluate_all(*, now: datetime | None = None) -> dict[str, int]:
     skipped; rules sharing a metric, params and window measure it once."""
     now = now or timezone.now()
     memo: dict = {}
+    quiet: list[AlertRule] = []
     counts = {"evaluated": 0, "firing": 0, "failed": 0}
     for rule in AlertRule.objects.filter(is_active=True).order_by("pk").iterator(chunk_size=500):
         try:
-            result = rule_evaluate(rule=rule, now=now, memo=memo, require_active=False)
+            result = rule_evaluate(rule=rule, now=now, memo=memo, require_active=False, quiet=quiet)
         except Exception:
             logger.exception("alert_rule_evaluation_failed", rule=rule.pk)
             counts["failed"] += 1
             continue
         counts["evaluated"] += 1
         counts["firing"] += int(result.fired)
+        if len(quiet) >= 500:
+            _quiet_flush(quiet)
+    _quiet_flush(quiet)
     return counts
+
+
+def _quiet_flush(quiet: list[AlertRule]) -> None:
+    # Only the last reading: never the state, which the locked path owns.
+    AlertRule.objects.bulk_update(quiet, ["last_evaluated_at", "last_value", "last_error"])
+    quiet.clear()

@@ -186,28 +186,35 @@ def notification_deliver(
         error = DeliveryError(f"{type(exc).__name__}: {exc}"[:500])
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     details = {"channel": channel.pk, "channel_name": channel.name, "event": event, "attempt": attempt.pk}
-    if error is None:
-        attempt.status = NotificationStatus.SENT
-        attempt.response_code = delivered.status_code
-        attempt.save(update_fields=["status", "response_code", "duration_ms"])
-        _channel_succeeded(channel)
-        action_record(alert=alert, action=AlertActionType.NOTIFIED, details={**details, "reason": reason})
-        return attempt
+    # The outcome, the channel's health and the audit row commit together.
+    with transaction.atomic():
+        if error is None:
+            attempt.status = NotificationStatus.SENT
+            attempt.response_code = delivered.status_code
+            attempt.save(update_fields=["status", "response_code", "duration_ms"])
+            _channel_succeeded(channel)
+            action_record(alert=alert, action=AlertActionType.NOTIFIED, details={**details, "reason": reason})
+            return attempt
 
-    attempt.status = NotificationStatus.FAILED
-    attempt.response_code = error.status_code
-    attempt.error = error.message[:1000]
-    attempt.permanent = error.permanent
-    attempt.save(update_fields=["status", "response_code", "error", "permanent", "duration_ms"])
-    if error.retryable and retries < conf.NOTIFY_MAX_RETRIES:
-        raise RetryDelivery(error.message, countdown=backoff_seconds(retries, error.retry_after))
-    _channel_failed(channel, error)
-    action_record(
-        alert=alert,
-        action=AlertActionType.NOTIFICATION_FAILED,
-        details={**details, "error": error.message[:500], "permanent": error.permanent, "attempts": retries + 1},
-    )
-    return attempt
+        attempt.status = NotificationStatus.FAILED
+        attempt.response_code = error.status_code
+        attempt.error = error.message[:1000]
+        attempt.permanent = error.permanent
+        attempt.save(update_fields=["status", "response_code", "error", "permanent", "duration_ms"])
+        if not (error.retryable and retries < conf.NOTIFY_MAX_RETRIES):
+            _channel_failed(channel, error)
+            action_record(
+                alert=alert,
+                action=AlertActionType.NOTIFICATION_FAILED,
+                details={
+                    **details,
+                    "error": error.message[:500],
+                    "permanent": error.permanent,
+                    "attempts": retries + 1,
+                },
+            )
+            return attempt
+    raise RetryDelivery(error.message, countdown=backoff_seconds(retries, error.retry_after))
 
 
 def channel_test_send(*, channel: NotificationChannel) -> tuple[bool, str]:
