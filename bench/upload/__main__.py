@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="", help="comma-separated sizes for peak memory, e.g. 1G,4G")
     parser.add_argument("--port", type=int, default=8110, help="this server's port (the peer uses port+1)")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--repeat", type=int, default=2, help="uploads per server; the best time counts (shared CPUs)")
     args = parser.parse_args()
     size = parse_size(args.size)
     memory_sizes = [parse_size(s) for s in args.memory_sizes.split(",") if s.strip()]
@@ -176,7 +177,7 @@ def main() -> None:
         ours_url = f"http://127.0.0.1:{args.port}/api/v1/files/tus/"
         try:
             with PeakRss(django.pid) as mem:
-                ours = tus_upload(ours_url, data, headers)
+                ours = min(tus_upload(ours_url, data, headers) for _ in range(args.repeat))
             growth = {size: mem.peak - mem.baseline}
             started = time.perf_counter()
             client = tus_client.TusClient(ours_url, headers=headers)
@@ -205,7 +206,8 @@ def main() -> None:
             )
             try:
                 wait_port(args.port + 1, node)
-                peer = tus_upload(f"http://127.0.0.1:{args.port + 1}/files/", data, {})
+                peer_url = f"http://127.0.0.1:{args.port + 1}/files/"
+                peer = min(tus_upload(peer_url, data, {}) for _ in range(args.repeat))
             finally:
                 node.terminate()
                 node.wait()
