@@ -91,14 +91,19 @@ class LogSearchView(APIView):
         search = body.to_search()
         limit = body.validated_data.get("limit") or conf.SEARCH_DEFAULT_LIMIT
         offset = body.validated_data["offset"]
-        queryset = selectors.log_search(search)
-        count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
-        if cursor := body.validated_data.get("cursor"):
+        queryset = page = selectors.log_search(search)
+        cursor = body.validated_data.get("cursor")
+        if cursor:
             moment, pk = _decode_cursor(cursor)
-            queryset = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
+            page = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
             offset = 0
-        rows = list(queryset.select_related(None)[offset : offset + limit + 1])
+        rows = list(page[offset : offset + limit + 1])
         more, rows = len(rows) > limit, rows[:limit]
+        if not more and not offset and not cursor:
+            # The whole result is on this page: no second query to count it.
+            count, exact = len(rows), True
+        else:
+            count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
         next_cursor = _encode_cursor(rows[-1]) if more and rows and search.order != "relevance" else None
         return Response(
             {
