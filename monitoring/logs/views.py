@@ -17,7 +17,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from aggregator.exceptions import Conflict, InvalidInput
-from monitoring.logs import archives, conf, selectors, services, tasks
+from monitoring.logs import archives, capture, conf, selectors, services, tasks
 from monitoring.logs.filters import SystemLogFilter
 from monitoring.logs.serializers import (
     ArchiveRequestSerializer,
@@ -152,7 +152,10 @@ class StatisticsView(APIView):
     def get(self, request: Request) -> Response:
         params = TimeRangeQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(selectors.log_statistics(**params.validated_data))
+        statistics = selectors.log_statistics(**params.validated_data)
+        # How the platform's own capture is doing: lines lost show up here.
+        statistics["capture"] = {**capture.capture_stats(), "dropped_total": capture.dropped_total()}
+        return Response(statistics)
 
 
 class ErrorTrendView(APIView):
