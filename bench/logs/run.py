@@ -133,18 +133,25 @@ class Server:
             stderr=subprocess.DEVNULL,
         )
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited (is port {port} free?)")
             try:
                 requests.get(f"{self.url}/api/v1/logs/archives", timeout=30)
                 return
             except requests.RequestException:
                 time.sleep(0.3)
+        self.stop()
         raise RuntimeError("gunicorn did not start")
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def tokens() -> tuple[str, str]:
@@ -175,14 +182,16 @@ def bench_ingest(bodies: Path, total: int, port: int, writer_token: str) -> None
             if response.status_code != 201:
                 errors.append(f"{response.status_code} {response.text[:200]}")
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    api_seconds = time.perf_counter() - started
-    server.stop()
+    try:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        api_seconds = time.perf_counter() - started
+    finally:
+        server.stop()
     if errors:
         raise SystemExit(f"ingest failed: {errors[:3]}")
     assert count_rows() == total, count_rows()
@@ -246,15 +255,17 @@ def bench_search(total: int, port: int, staff_token: str, rounds: int = 100) -> 
         start = (end - timedelta(days=7)).isoformat()
         return {"query": rng.choice(RARE), "levels": ["error", "critical"], "start": start, "end": end.isoformat()}
 
-    for _ in range(5):
-        session.post(f"{server.url}/api/v1/logs/search", json=body(), headers=headers)
-    api_ms = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        response = session.post(f"{server.url}/api/v1/logs/search", json=body(), headers=headers)
-        api_ms.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.text[:300]
-    server.stop()
+    try:
+        for _ in range(5):
+            session.post(f"{server.url}/api/v1/logs/search", json=body(), headers=headers)
+        api_ms = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = session.post(f"{server.url}/api/v1/logs/search", json=body(), headers=headers)
+            api_ms.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text[:300]
+    finally:
+        server.stop()
     found = response.json()["count"]
 
     fts_sql = (
@@ -383,17 +394,18 @@ def bench_capture(port: int, staff_token: str, requests_per_round: int = 1500, r
                         return
                 assert session.get(server.url + url_path, headers=headers).status_code == 200
 
-        for _ in range(50):
-            requests.get(server.url + url_path, headers=headers)
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        rate = requests_per_round / (time.perf_counter() - started)
-        server.stop()
-        return rate
+        try:
+            for _ in range(50):
+                requests.get(server.url + url_path, headers=headers)
+            started = time.perf_counter()
+            threads = [threading.Thread(target=client) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return requests_per_round / (time.perf_counter() - started)
+        finally:
+            server.stop()
 
     on, off = [], []
     for _ in range(rounds):

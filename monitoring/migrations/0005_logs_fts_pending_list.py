@@ -6,7 +6,7 @@ import monitoring.logs.migration_ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0003_log_writers_group")]
+    dependencies = [("monitoring", "0004_merge_alerts_logs")]
 
     operations = [
         monitoring.logs.migration_ops.RemoveIndexOnPostgres(model_name="systemlog", name="systemlog_message_fts"),
