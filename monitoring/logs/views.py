@@ -19,7 +19,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from aggregator.exceptions import Conflict, InvalidInput
-from monitoring.logs import archives, conf, selectors, services, tasks
+from monitoring.logs import archives, capture, conf, selectors, services, tasks
 from monitoring.logs.filters import SystemLogFilter
 from monitoring.logs.serializers import (
     ArchiveRequestSerializer,
@@ -94,14 +94,19 @@ class LogSearchView(APIView):
         search = body.to_search()
         limit = body.validated_data.get("limit") or conf.SEARCH_DEFAULT_LIMIT
         offset = body.validated_data["offset"]
-        queryset = selectors.log_search(search)
-        count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
-        if cursor := body.validated_data.get("cursor"):
+        queryset = page = selectors.log_search(search)
+        cursor = body.validated_data.get("cursor")
+        if cursor:
             moment, pk = _decode_cursor(cursor)
-            queryset = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
+            page = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
             offset = 0
-        rows = list(queryset.select_related(None)[offset : offset + limit + 1])
+        rows = list(page[offset : offset + limit + 1])
         more, rows = len(rows) > limit, rows[:limit]
+        if not more and not offset and not cursor:
+            # The whole result is on this page: no second query to count it.
+            count, exact = len(rows), True
+        else:
+            count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
         next_cursor = _encode_cursor(rows[-1]) if more and rows and search.order != "relevance" else None
         return Response(
             {
@@ -151,7 +156,10 @@ class StatisticsView(APIView):
     def get(self, request: Request) -> Response:
         params = TimeRangeQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(selectors.log_statistics(**params.validated_data))
+        statistics = selectors.log_statistics(**params.validated_data)
+        # How the platform's own capture is doing: lines lost show up here.
+        statistics["capture"] = {**capture.capture_stats(), "dropped_total": capture.dropped_total()}
+        return Response(statistics)
 
 
 class ErrorTrendView(APIView):
