@@ -1,0 +1,296 @@
+"""Reads of the search index: ranked global search and suggestions.
+
+PostgreSQL: full-text search over the stored tsvector (websearch syntax,
+ts_rank_cd ranking, ts_headline snippets), a trigram fallback when nothing
+matches (typo tolerance), and suggestions from an ordered prefix index
+topped up by trigram word similarity. Other databases: icontains over title
+and body with a simple score (title hits count double).
+
+Every query is scoped to what the caller may see: their own rows for a
+user, everything for staff; staff-only types never reach anyone else.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Length, Lower
+
+from search import conf, providers, services
+from search.models import SearchEntry
+
+# ts_headline marks matches with these; we escape the rest and then turn
+# them into <mark>, so indexed text can never inject HTML into a snippet.
+_START, _STOP = "\x02", "\x03"
+_HEADLINE_OPTIONS = f"StartSel={_START}, StopSel={_STOP}, MaxWords=30, MinWords=12, MaxFragments=2"
+_SNIPPET_RADIUS = 80
+
+
+@dataclass
+class Page:
+    query: str
+    results: list[dict[str, Any]]
+    counts: dict[str, int]
+    fuzzy: bool = False
+    count: int = 0
+    types: list[str] = field(default_factory=list)
+
+
+def visible_types(user) -> list[str]:
+    return [p.type for p in providers.all_providers() if user.is_staff or not p.staff_only]
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _scope_sql(user) -> tuple[str, list[Any]]:
+    if user.is_staff:
+        return "TRUE", []
+    return "(e.owner_id = %s AND NOT e.staff_only)", [user.pk]
+
+
+def _scope_q(user) -> Q:
+    return Q() if user.is_staff else Q(owner_id=user.pk, staff_only=False)
+
+
+def _highlight(marked: str) -> str:
+    return html.escape(marked).replace(_START, "<mark>").replace(_STOP, "</mark>")
+
+
+def _result(row: dict[str, Any], snippet: str) -> dict[str, Any]:
+    provider = providers.get(row["type"])
+    object_id: Any = row["object_id"]
+    try:
+        object_id = provider.model._meta.pk.to_python(object_id)
+    except Exception:  # noqa: BLE001 - an id the model cannot parse is shown as stored.
+        pass
+    return {
+        "type": row["type"],
+        "id": object_id,
+        "title": row["title"],
+        "snippet": snippet,
+        "url": row["url"],
+        "score": round(float(row["score"]), 4),
+    }
+
+
+def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Belt and braces for "a deleted object never appears": rows whose
+    object is gone (deleted by a path that sent no signal) are dropped from
+    the page and from the index."""
+    by_type: dict[str, list[str]] = {}
+    for row in rows:
+        by_type.setdefault(row["type"], []).append(row["object_id"])
+    missing: set[tuple[str, str]] = set()
+    for type_name, ids in by_type.items():
+        provider = providers.get(type_name)
+        if provider is None:
+            missing.update((type_name, object_id) for object_id in ids)
+            continue
+        existing = {str(pk) for pk in provider.model._default_manager.filter(pk__in=ids).values_list("pk", flat=True)}
+        gone = [object_id for object_id in ids if object_id not in existing]
+        if gone:
+            services.entries_remove(type_name=type_name, object_ids=gone)
+            missing.update((type_name, object_id) for object_id in gone)
+    return [row for row in rows if (row["type"], row["object_id"]) not in missing]
+
+
+def _fetch(sql: str, params: list[Any], *, fuzzy: bool = False) -> list[dict[str, Any]]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if fuzzy:
+            # The threshold of the indexed `<%` operator is a setting; LOCAL
+            # keeps it to this transaction (pooled connections are shared).
+            cursor.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(conf.FUZZY_THRESHOLD)]
+            )
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- Global search -----------------------------------------------------------------
+
+
+def search(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
+    """One ranked page across `types` (already checked against what the
+    caller may see), with the number of matches per visible type."""
+    if not types:
+        return Page(query=q, results=[], counts={}, types=types)
+    if _is_postgres():
+        page = _search_postgres(user=user, q=q, types=types, limit=limit, offset=offset)
+    else:
+        page = _search_fallback(user=user, q=q, types=types, limit=limit, offset=offset)
+    page.count = sum(page.counts.get(type_name, 0) for type_name in types)
+    page.types = types
+    return page
+
+
+def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
+    scope, scope_params = _scope_sql(user)
+    tsquery = "websearch_to_tsquery(%s::regconfig, %s)"
+    base = [conf.TEXT_SEARCH_CONFIG, q]
+    count_rows = _fetch(
+        f"SELECT e.type, count(*) AS n FROM search_searchentry e "
+        f"WHERE e.search_vector @@ {tsquery} AND {scope} AND e.type = ANY(%s) GROUP BY e.type",
+        [*base, *scope_params, types],
+    )
+    counts = {row["type"]: row["n"] for row in count_rows}
+    if counts:
+        # Rank every match, then headline only the page: ts_headline re-parses
+        # the text and is the expensive part.
+        rows = _fetch(
+            f"""
+            WITH query AS (SELECT {tsquery} AS tsq),
+            page AS (
+                SELECT e.id, e.type, e.object_id, e.title, e.url, e.body,
+                       ts_rank_cd(e.search_vector, query.tsq, 32) AS score
+                FROM search_searchentry e, query
+                WHERE e.search_vector @@ query.tsq AND {scope} AND e.type = ANY(%s)
+                ORDER BY score DESC, e.id DESC
+                LIMIT %s OFFSET %s
+            )
+            SELECT page.type, page.object_id, page.title, page.url, page.score,
+                   ts_headline(%s::regconfig, page.title || ' — ' || page.body, query.tsq, %s) AS snippet
+            FROM page, query
+            ORDER BY page.score DESC, page.id DESC
+            """,
+            [*base, *scope_params, types, limit, offset, conf.TEXT_SEARCH_CONFIG, _HEADLINE_OPTIONS],
+        )
+        rows = _drop_vanished(rows)
+        return Page(query=q, results=[_result(row, _highlight(row["snippet"])) for row in rows], counts=counts)
+    # Nothing matched the words as written: try titles that look like the
+    # query (a typo, a partial word). Trigram GIN index; similarity as score.
+    rows = _fetch(
+        f"""
+        SELECT e.type, e.object_id, e.title, e.url, word_similarity(%s, e.title) AS score
+        FROM search_searchentry e
+        WHERE %s <%% e.title AND {scope} AND e.type = ANY(%s)
+        ORDER BY score DESC, e.id DESC
+        LIMIT %s OFFSET %s
+        """,
+        [q, q, *scope_params, types, limit, offset],
+        fuzzy=True,
+    )
+    rows = _drop_vanished(rows)
+    results = [_result(row, html.escape(row["title"])) for row in rows]
+    fuzzy_counts: dict[str, int] = {}
+    for row in results:
+        fuzzy_counts[row["type"]] = fuzzy_counts.get(row["type"], 0) + 1
+    return Page(query=q, results=results, counts=fuzzy_counts, fuzzy=bool(results))
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _terms(q: str) -> list[str]:
+    # websearch operators (quotes, "or", leading "-") are ignored here: the
+    # fallback ANDs plain words.
+    return [word for word in _WORD.findall(q.lower()) if word != "or"][:10]
+
+
+def _snippet(title: str, body: str, terms: list[str]) -> str:
+    text = f"{title} — {body}" if body else title
+    lowered = text.lower()
+    first = min((lowered.find(term) for term in terms if term in lowered), default=0)
+    start = max(0, first - _SNIPPET_RADIUS)
+    window = text[start : first + _SNIPPET_RADIUS * 2]
+    escaped = html.escape(window)
+    for term in sorted(set(terms), key=len, reverse=True):
+        escaped = re.sub(f"({re.escape(html.escape(term))})", r"<mark>\1</mark>", escaped, flags=re.IGNORECASE)
+    return ("…" if start else "") + escaped
+
+
+def _search_fallback(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
+    terms = _terms(q)
+    if not terms:
+        return Page(query=q, results=[], counts={})
+    match = Q()
+    score = Value(0)
+    for term in terms:
+        match &= Q(title__icontains=term) | Q(body__icontains=term)
+        score = score + Case(When(title__icontains=term, then=Value(2)), default=Value(0), output_field=IntegerField())
+        score = score + Case(When(body__icontains=term, then=Value(1)), default=Value(0), output_field=IntegerField())
+    matches = SearchEntry.objects.filter(match, _scope_q(user), type__in=types)
+    counts = {row["type"]: row["n"] for row in matches.values("type").annotate(n=Count("id")).order_by()}
+    top = max(1, 3 * len(terms))
+    rows = list(
+        matches.annotate(score=score)
+        .order_by("-score", "-id")
+        .values("type", "object_id", "title", "url", "body", "score")[offset : offset + limit]
+    )
+    rows = _drop_vanished(rows)
+    for row in rows:
+        row["score"] = row["score"] / top
+    return Page(
+        query=q, results=[_result(row, _snippet(row["title"], row["body"], terms)) for row in rows], counts=counts
+    )
+
+
+# --- Suggestions ---------------------------------------------------------------------
+
+
+def _like_prefix(q: str) -> str:
+    return q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def suggest(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
+    """Titles for autocomplete: those starting with `q` first (in order),
+    then on PostgreSQL titles holding a word close to `q` (typos)."""
+    if not types:
+        return []
+    if _is_postgres():
+        rows = _suggest_postgres(user=user, q=q, types=types, limit=limit)
+    else:
+        rows = _suggest_fallback(user=user, q=q, types=types, limit=limit)
+    rows = _drop_vanished(rows)
+    return [_result(row, html.escape(row["title"])) for row in rows]
+
+
+def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
+    scope, scope_params = _scope_sql(user)
+    # Matches the (owner_id, lower(title)) or lower(title) pattern index, so
+    # the database walks the index in order and stops after `limit` rows.
+    rows = _fetch(
+        f"""
+        SELECT e.type, e.object_id, e.title, e.url, 1.0 AS score
+        FROM search_searchentry e
+        WHERE lower(e.title) LIKE %s AND {scope} AND e.type = ANY(%s)
+        ORDER BY lower(e.title), e.id
+        LIMIT %s
+        """,
+        [_like_prefix(q), *scope_params, types, limit],
+    )
+    if len(rows) >= limit or len(q) < 3:
+        return rows
+    seen = [(row["type"], row["object_id"]) for row in rows]
+    fuzzy = _fetch(
+        f"""
+        SELECT e.type, e.object_id, e.title, e.url, word_similarity(%s, e.title) AS score
+        FROM search_searchentry e
+        WHERE %s <%% e.title AND {scope} AND e.type = ANY(%s)
+        ORDER BY score DESC, length(e.title), e.id
+        LIMIT %s
+        """,
+        [q, q, *scope_params, types, limit],
+        fuzzy=True,
+    )
+    return rows + [row for row in fuzzy if (row["type"], row["object_id"]) not in seen][: limit - len(rows)]
+
+
+def _suggest_fallback(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
+    matches = SearchEntry.objects.filter(_scope_q(user), type__in=types, title__icontains=q)
+    ranked = matches.annotate(
+        prefix=Case(When(title__istartswith=q, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        lower_title=Lower("title"),
+        title_length=Length("title"),
+    ).order_by("-prefix", "title_length", "lower_title", "id")
+    rows = list(ranked.values("type", "object_id", "title", "url", "prefix")[:limit])
+    for row in rows:
+        row["score"] = 1.0 if row["prefix"] else 0.5
+    return rows
