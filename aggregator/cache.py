@@ -28,13 +28,15 @@ from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.response import Response
 
-from aggregator.env import env_int
+from aggregator.env import env_bool, env_int
 
 log = structlog.get_logger("aggregator.cache")
 
 # Default TTL of cached API responses; the cache's own TIMEOUT is the
 # default for everything else.
 RESPONSE_TTL = env_int("CACHE_RESPONSE_TTL", 300, minimum=1)
+# Off: every read goes to the database (for comparisons and debugging).
+RESPONSES_ENABLED = env_bool("CACHE_RESPONSES", True)
 # Keys deleted per UNLINK while walking a pattern with SCAN.
 SCAN_BATCH = 500
 
@@ -335,7 +337,8 @@ class CachedResponseMixin:
     cached_actions = ("list", "retrieve")
 
     def _cached(self, request, handler, *args, **kwargs):
-        key = response_cache_key(request, self.cache_scope) if self.cache_scope else None
+        enabled = RESPONSES_ENABLED and self.cache_scope
+        key = response_cache_key(request, self.cache_scope) if enabled else None
         if key is None:
             return handler(request, *args, **kwargs)
         cached = get(key)

@@ -32,3 +32,16 @@ class SearchEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type}:{self.object_id} {self.title}"
+
+
+class SearchTerm(models.Model):
+    """The distinct words of every indexed title: a small lexicon that
+    suggestions and the search fallback match typos and word prefixes
+    against (trigram and prefix indexes on PostgreSQL), instead of running
+    fuzzy matching over every title. Words are only added; a word whose
+    titles are gone costs one wasted lookup and goes at the next reindex."""
+
+    word = models.CharField(max_length=64, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.word

@@ -13,13 +13,15 @@ user, everything for staff; staff-only types never reach anyone else.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.db.models.functions import Length, Lower
+from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Cast, Length, Lower
 
 from search import conf, providers, services
 from search.models import SearchEntry
@@ -68,8 +70,8 @@ def _result(row: dict[str, Any], snippet: str) -> dict[str, Any]:
     object_id: Any = row["object_id"]
     try:
         object_id = provider.model._meta.pk.to_python(object_id)
-    except Exception:  # noqa: BLE001 - an id the model cannot parse is shown as stored.
-        pass
+    except ValidationError:
+        pass  # An id the model cannot parse is shown as stored.
     return {
         "type": row["type"],
         "id": object_id,
@@ -83,35 +85,63 @@ def _result(row: dict[str, Any], snippet: str) -> dict[str, Any]:
 def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Belt and braces for "a deleted object never appears": rows whose
     object is gone (deleted by a path that sent no signal) are dropped from
-    the page and from the index."""
+    the page and from the index. One query for the whole page."""
     by_type: dict[str, list[str]] = {}
     for row in rows:
         by_type.setdefault(row["type"], []).append(row["object_id"])
-    missing: set[tuple[str, str]] = set()
+    lookups = []
     for type_name, ids in by_type.items():
         provider = providers.get(type_name)
         if provider is None:
-            missing.update((type_name, object_id) for object_id in ids)
             continue
-        existing = {str(pk) for pk in provider.model._default_manager.filter(pk__in=ids).values_list("pk", flat=True)}
-        gone = [object_id for object_id in ids if object_id not in existing]
-        if gone:
-            services.entries_remove(type_name=type_name, object_ids=gone)
-            missing.update((type_name, object_id) for object_id in gone)
-    return [row for row in rows if (row["type"], row["object_id"]) not in missing]
+        pk = provider.model._meta.pk
+        valid = []
+        for object_id in ids:
+            try:
+                valid.append(pk.to_python(object_id))
+            except ValidationError:
+                continue
+        lookups.append(
+            provider.model._default_manager.filter(pk__in=valid)
+            .order_by()
+            .annotate(entry_type=Value(type_name, output_field=CharField()), entry_id=Cast("pk", CharField()))
+            .values_list("entry_type", "entry_id")
+        )
+    existing: set[tuple[str, str]] = set()
+    if lookups:
+        existing = set(lookups[0].union(*lookups[1:], all=True))
+    kept, gone = [], {}
+    for row in rows:
+        if (row["type"], row["object_id"]) in existing:
+            kept.append(row)
+        else:
+            gone.setdefault(row["type"], []).append(row["object_id"])
+    for type_name, ids in gone.items():
+        services.entries_remove(type_name=type_name, object_ids=ids)
+    return kept
 
 
 def _fetch(sql: str, params: list[Any], *, fuzzy: bool = False) -> list[dict[str, Any]]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        if fuzzy:
-            # The threshold of the indexed `<%` operator is a setting; LOCAL
-            # keeps it to this transaction (pooled connections are shared).
-            cursor.execute(
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(conf.FUZZY_THRESHOLD)]
-            )
-        cursor.execute(sql, params)
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    if fuzzy:
+        # The threshold of the indexed `<%` operator is a setting; LOCAL
+        # keeps it to this transaction (pooled connections are shared).
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(conf.FUZZY_THRESHOLD)])
+            return _rows(cursor, sql, params)
+    with connection.cursor() as cursor:
+        return _rows(cursor, sql, params)
+
+
+def _rows(cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor.execute(sql, params)
+    columns = [column[0] for column in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _as_counts(value: Any) -> dict[str, int]:
+    if not value:
+        return {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 # --- Global search -----------------------------------------------------------------
@@ -131,58 +161,67 @@ def search(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
     return page
 
 
-def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
+def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int, correct: bool = True) -> Page:
     scope, scope_params = _scope_sql(user)
-    tsquery = "websearch_to_tsquery(%s::regconfig, %s)"
-    base = [conf.TEXT_SEARCH_CONFIG, q]
-    count_rows = _fetch(
-        f"SELECT e.type, count(*) AS n FROM search_searchentry e "
-        f"WHERE e.search_vector @@ {tsquery} AND {scope} AND e.type = ANY(%s) GROUP BY e.type",
-        [*base, *scope_params, types],
-    )
-    counts = {row["type"]: row["n"] for row in count_rows}
-    if counts:
-        # Rank every match, then headline only the page: ts_headline re-parses
-        # the text and is the expensive part.
-        rows = _fetch(
-            f"""
-            WITH query AS (SELECT {tsquery} AS tsq),
-            page AS (
-                SELECT e.id, e.type, e.object_id, e.title, e.url, e.body,
-                       ts_rank_cd(e.search_vector, query.tsq, 32) AS score
-                FROM search_searchentry e, query
-                WHERE e.search_vector @@ query.tsq AND {scope} AND e.type = ANY(%s)
-                ORDER BY score DESC, e.id DESC
-                LIMIT %s OFFSET %s
-            )
-            SELECT page.type, page.object_id, page.title, page.url, page.score,
-                   ts_headline(%s::regconfig, page.title || ' — ' || page.body, query.tsq, %s) AS snippet
-            FROM page, query
-            ORDER BY page.score DESC, page.id DESC
-            """,
-            [*base, *scope_params, types, limit, offset, conf.TEXT_SEARCH_CONFIG, _HEADLINE_OPTIONS],
-        )
-        rows = _drop_vanished(rows)
-        return Page(query=q, results=[_result(row, _highlight(row["snippet"])) for row in rows], counts=counts)
-    # Nothing matched the words as written: try titles that look like the
-    # query (a typo, a partial word). Trigram GIN index; similarity as score.
+    # One round trip: every match is ranked once, counted per type, and only
+    # the page is headlined (ts_headline re-parses the text: the costly part).
     rows = _fetch(
         f"""
-        SELECT e.type, e.object_id, e.title, e.url, word_similarity(%s, e.title) AS score
-        FROM search_searchentry e
-        WHERE %s <%% e.title AND {scope} AND e.type = ANY(%s)
-        ORDER BY score DESC, e.id DESC
-        LIMIT %s OFFSET %s
+        WITH query AS (SELECT websearch_to_tsquery(%s::regconfig, %s) AS tsq),
+        matches AS MATERIALIZED (
+            SELECT e.id, e.type, ts_rank_cd(e.search_vector, query.tsq, 32) AS score
+            FROM search_searchentry e, query
+            WHERE e.search_vector @@ query.tsq AND {scope} AND e.type = ANY(%s)
+        ),
+        counts AS (SELECT json_object_agg(type, n) AS counts FROM (
+            SELECT type, count(*) AS n FROM matches GROUP BY type) per_type),
+        page AS (SELECT id, score FROM matches ORDER BY score DESC, id DESC LIMIT %s OFFSET %s)
+        SELECT counts.counts, e.type, e.object_id, e.title, e.url, page.score,
+               ts_headline(%s::regconfig, e.title || ' — ' || e.body, query.tsq, %s) AS snippet
+        FROM counts CROSS JOIN query
+        LEFT JOIN page ON TRUE
+        LEFT JOIN search_searchentry e ON e.id = page.id
+        ORDER BY page.score DESC NULLS LAST, page.id DESC
         """,
-        [q, q, *scope_params, types, limit, offset],
+        [conf.TEXT_SEARCH_CONFIG, q, *scope_params, types, limit, offset, conf.TEXT_SEARCH_CONFIG, _HEADLINE_OPTIONS],
+    )
+    counts = _as_counts(rows[0]["counts"]) if rows else {}
+    rows = [row for row in rows if row["type"] is not None]
+    if counts or not correct:
+        rows = _drop_vanished(rows)
+        return Page(query=q, results=[_result(row, _highlight(row["snippet"])) for row in rows], counts=counts)
+    # Nothing matched the words as written: correct each word to the closest
+    # title word in the lexicon (typos) and search again once.
+    corrected = _corrected(q)
+    if corrected is None:
+        return Page(query=q, results=[], counts={})
+    page = _search_postgres(user=user, q=corrected, types=types, limit=limit, offset=offset, correct=False)
+    page.query = q
+    page.fuzzy = bool(page.results)
+    return page
+
+
+def _corrected(q: str) -> str | None:
+    """`q` with each word replaced by its closest lexicon word, or None
+    when no word has a close enough match."""
+    words = _terms(q)[:5]
+    if not words:
+        return None
+    rows = _fetch(
+        """
+        SELECT w.word AS typed, (
+            SELECT t.word FROM search_searchterm t
+            WHERE t.word %% w.word ORDER BY similarity(t.word, w.word) DESC, t.word LIMIT 1
+        ) AS known
+        FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, position)
+        ORDER BY w.position
+        """,
+        [words],
         fuzzy=True,
     )
-    rows = _drop_vanished(rows)
-    results = [_result(row, html.escape(row["title"])) for row in rows]
-    fuzzy_counts: dict[str, int] = {}
-    for row in results:
-        fuzzy_counts[row["type"]] = fuzzy_counts.get(row["type"], 0) + 1
-    return Page(query=q, results=results, counts=fuzzy_counts, fuzzy=bool(results))
+    if not any(row["known"] and row["known"] != row["typed"] for row in rows):
+        return None
+    return " ".join(row["known"] or row["typed"] for row in rows)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -268,19 +307,38 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
     )
     if len(rows) >= limit or len(q) < 3:
         return rows
-    seen = [(row["type"], row["object_id"]) for row in rows]
-    fuzzy = _fetch(
+    # Top up from titles holding a word that starts like `q` or is close to
+    # it (a typo), found in the small lexicon rather than across every title.
+    seen = {(row["type"], row["object_id"]) for row in rows}
+    more = _fetch(
         f"""
-        SELECT e.type, e.object_id, e.title, e.url, word_similarity(%s, e.title) AS score
-        FROM search_searchentry e
-        WHERE %s <%% e.title AND {scope} AND e.type = ANY(%s)
-        ORDER BY score DESC, length(e.title), e.id
+        WITH terms AS (
+            (SELECT word, 0.99::real AS score FROM search_searchterm
+             WHERE word LIKE %s ORDER BY length(word), word LIMIT 3)
+            UNION
+            (SELECT word, similarity(word, %s) AS score FROM search_searchterm
+             WHERE word %% %s ORDER BY score DESC, word LIMIT 3)
+        )
+        SELECT hit.type, hit.object_id, hit.title, hit.url, terms.score
+        FROM terms CROSS JOIN LATERAL (
+            SELECT e.id, e.type, e.object_id, e.title, e.url
+            FROM search_searchentry e
+            WHERE e.search_vector @@ to_tsquery(%s::regconfig, quote_literal(terms.word) || ':A')
+              AND {scope} AND e.type = ANY(%s)
+            LIMIT %s
+        ) hit
+        ORDER BY terms.score DESC, length(hit.title), hit.id
         LIMIT %s
         """,
-        [q, q, *scope_params, types, limit],
+        [_like_prefix(q), q.lower(), q.lower(), conf.TEXT_SEARCH_CONFIG, *scope_params, types, limit, limit * 2],
         fuzzy=True,
     )
-    return rows + [row for row in fuzzy if (row["type"], row["object_id"]) not in seen][: limit - len(rows)]
+    for row in more:
+        key = (row["type"], row["object_id"])
+        if key not in seen and len(rows) < limit:
+            seen.add(key)
+            rows.append(row)
+    return rows
 
 
 def _suggest_fallback(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:

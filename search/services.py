@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from search import conf, providers
-from search.models import SearchEntry
+from search.models import SearchEntry, SearchTerm
 from search.providers import Provider
 
 log = structlog.get_logger(__name__)
@@ -21,6 +21,7 @@ log = structlog.get_logger(__name__)
 # Control characters never reach the index: NUL is refused by PostgreSQL,
 # and \x02/\x03 mark highlights in ts_headline output (see search.query).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WORD = re.compile(r"\w+")
 _FIELDS = ["owner", "staff_only", "title", "body", "url", "updated_at"]
 
 
@@ -41,10 +42,21 @@ def _entry(provider: Provider, obj: Any, now) -> SearchEntry:
     )
 
 
+def title_words(title: str) -> set[str]:
+    """The words of a title that the lexicon keeps (see SearchTerm)."""
+    return {word for word in _WORD.findall(title.lower()) if 3 <= len(word) <= 64 and not word.isdigit()}
+
+
 def _upsert(entries: list[SearchEntry]) -> None:
     SearchEntry.objects.bulk_create(
         entries, update_conflicts=True, unique_fields=["type", "object_id"], update_fields=_FIELDS
     )
+    if connection.vendor == "postgresql":
+        # Only PostgreSQL reads the lexicon (trigram matching of typos).
+        words: set[str] = set()
+        for entry in entries:
+            words |= title_words(entry.title)
+        SearchTerm.objects.bulk_create([SearchTerm(word=word) for word in sorted(words)], ignore_conflicts=True)
 
 
 def entry_sync(*, provider: Provider, pk: Any) -> None:
@@ -80,6 +92,9 @@ def reindex(
     total)` is called after each batch.
     """
     batch_size = batch_size or conf.REINDEX_BATCH_SIZE
+    if types is None:
+        # A full rebuild also drops words no title uses any more.
+        SearchTerm.objects.all().delete()
     selected = [p for p in providers.all_providers() if types is None or p.type in types]
     written: dict[str, int] = {}
     for provider in selected:

@@ -191,11 +191,11 @@ def test_search_falls_back_to_similar_titles_on_postgresql(alice, alice_client, 
 def test_reindex_repairs_what_bulk_paths_changed(alice, alice_client, make):
     from django.core.management import call_command
 
-    make(Pipeline, alice, "Before bulk")
-    Pipeline.objects.filter(owner=alice).update(name="After bulk")
+    make(Pipeline, alice, "Original bulk")
+    Pipeline.objects.filter(owner=alice).update(name="Renamed bulk")
     Connector.objects.bulk_create([Connector(owner=alice, name="Bulk source", kind="s3")])
-    assert _search(alice_client, q="after")["count"] == 0
+    assert _search(alice_client, q="renamed")["count"] == 0
     call_command("reindex", "--no-progress")
-    assert _titles(_search(alice_client, q="after")) == ["After bulk"]
-    assert _titles(_search(alice_client, q="before")) == []
+    assert _titles(_search(alice_client, q="renamed")) == ["Renamed bulk"]
+    assert _titles(_search(alice_client, q="original")) == []
     assert _titles(_search(alice_client, q="bulk", types="connectors")) == ["Bulk source"]
