@@ -14,6 +14,8 @@ SUGGESTION_LIMIT = env_int("SEARCH_SUGGESTION_LIMIT", 10, minimum=1)
 # How close (pg_trgm word_similarity, 0-1) a title word must be to the query
 # to count as a typo of it. Lower finds worse typos and costs more.
 FUZZY_THRESHOLD = env_float("SEARCH_FUZZY_THRESHOLD", 0.4)
+# Shorter input gets prefix suggestions only, no typo matching.
+FUZZY_MIN_LENGTH = env_int("SEARCH_FUZZY_MIN_LENGTH", 5, minimum=1)
 # Rows per batch read and upserted by `manage.py reindex`.
 REINDEX_BATCH_SIZE = env_int("SEARCH_REINDEX_BATCH_SIZE", 2000, minimum=1)
 # Indexed text per entity; the rest of a long description or code is not searched.

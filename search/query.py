@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Cast, Length, Lower
 
@@ -121,21 +121,11 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _fetch(sql: str, params: list[Any], *, fuzzy: bool = False) -> list[dict[str, Any]]:
-    if fuzzy:
-        # The threshold of the indexed `<%` operator is a setting; LOCAL
-        # keeps it to this transaction (pooled connections are shared).
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(conf.FUZZY_THRESHOLD)])
-            return _rows(cursor, sql, params)
+def _fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
-        return _rows(cursor, sql, params)
-
-
-def _rows(cursor, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor.execute(sql, params)
-    columns = [column[0] for column in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _as_counts(value: Any) -> dict[str, int]:
@@ -205,19 +195,22 @@ def _corrected(q: str) -> str | None:
     """`q` with each word replaced by its closest lexicon word, or None
     when no word has a close enough match."""
     words = _terms(q)[:5]
-    if not words:
+    if not any(len(word) >= conf.FUZZY_MIN_LENGTH for word in words):
         return None
+    # Nearest lexicon word by trigram distance (GiST index), kept only when
+    # it is similar enough to count as the same word mistyped.
     rows = _fetch(
         """
-        SELECT w.word AS typed, (
-            SELECT t.word FROM search_searchterm t
-            WHERE t.word %% w.word ORDER BY similarity(t.word, w.word) DESC, t.word LIMIT 1
-        ) AS known
-        FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, position)
-        ORDER BY w.position
+        SELECT typed, CASE WHEN similarity(nearest, typed) >= %s THEN nearest END AS known
+        FROM (
+            SELECT w.word AS typed, w.position,
+                   (SELECT t.word FROM search_searchterm t WHERE length(w.word) >= %s
+                    ORDER BY t.word <-> w.word LIMIT 1) AS nearest
+            FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, position)
+        ) candidates
+        ORDER BY position
         """,
-        [words],
-        fuzzy=True,
+        [conf.FUZZY_THRESHOLD, conf.FUZZY_MIN_LENGTH, words],
     )
     if not any(row["known"] and row["known"] != row["typed"] for row in rows):
         return None
@@ -317,7 +310,7 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
              WHERE word LIKE %s ORDER BY length(word), word LIMIT 3)
             UNION
             (SELECT word, similarity(word, %s) AS score FROM search_searchterm
-             WHERE word %% %s ORDER BY score DESC, word LIMIT 3)
+             WHERE %s ORDER BY word <-> %s LIMIT 3)
         )
         SELECT hit.type, hit.object_id, hit.title, hit.url, terms.score
         FROM terms CROSS JOIN LATERAL (
@@ -327,11 +320,24 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
               AND {scope} AND e.type = ANY(%s)
             LIMIT %s
         ) hit
+        WHERE terms.score >= %s
         ORDER BY terms.score DESC, length(hit.title), hit.id
         LIMIT %s
         """,
-        [_like_prefix(q), q.lower(), q.lower(), conf.TEXT_SEARCH_CONFIG, *scope_params, types, limit, limit * 2],
-        fuzzy=True,
+        [
+            _like_prefix(q),
+            q.lower(),
+            # Typos of very short input are guesses, and the nearest-neighbour
+            # walk is at its slowest for them: prefixes only.
+            len(q) >= conf.FUZZY_MIN_LENGTH,
+            q.lower(),
+            conf.TEXT_SEARCH_CONFIG,
+            *scope_params,
+            types,
+            limit,
+            conf.FUZZY_THRESHOLD,
+            limit * 2,
+        ],
     )
     for row in more:
         key = (row["type"], row["object_id"])

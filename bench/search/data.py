@@ -178,6 +178,7 @@ def build(total: int, log=print) -> dict:
     log(f"  manage.py reindex templates: {written['templates']} entries in {reindex_seconds:.1f}s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE search_searchentry")
+        cursor.execute("VACUUM ANALYZE search_searchterm")
         for table in [
             "auth_user",
             "aggregator_pipeline",

@@ -12,8 +12,10 @@ class Migration(migrations.Migration):
             fields=[("word", models.CharField(max_length=64, primary_key=True, serialize=False))],
         ),
         PostgresOnlySQL(
-            "CREATE INDEX search_term_trgm ON search_searchterm USING gin (word gin_trgm_ops)",
-            "DROP INDEX search_term_trgm",
+            # GiST, not GIN: nearest-neighbour ordering (word <-> 'typo') walks
+            # the index and stops after a few rows.
+            "CREATE INDEX search_term_trgm_gist ON search_searchterm USING gist (word gist_trgm_ops)",
+            "DROP INDEX search_term_trgm_gist",
         ),
         PostgresOnlySQL(
             "CREATE INDEX search_term_prefix ON search_searchterm (word text_pattern_ops)",
