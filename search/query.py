@@ -20,8 +20,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
-from django.db.models.functions import Cast, Length, Lower
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Length, Lower
 
 from search import conf, providers, services
 from search.models import SearchEntry
@@ -89,27 +89,34 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_type: dict[str, list[str]] = {}
     for row in rows:
         by_type.setdefault(row["type"], []).append(row["object_id"])
-    lookups = []
+    # Raw SQL: compiling an ORM union of up to ten querysets costs more
+    # than running it.
+    selects, params = [], []
     for type_name, ids in by_type.items():
         provider = providers.get(type_name)
         if provider is None:
             continue
-        pk = provider.model._meta.pk
+        model = provider.model
+        pk = model._meta.pk
         valid = []
         for object_id in ids:
             try:
-                valid.append(pk.to_python(object_id))
+                valid.append(pk.get_db_prep_value(pk.to_python(object_id), connection))
             except ValidationError:
                 continue
-        lookups.append(
-            provider.model._default_manager.filter(pk__in=valid)
-            .order_by()
-            .annotate(entry_type=Value(type_name, output_field=CharField()), entry_id=Cast("pk", CharField()))
-            .values_list("entry_type", "entry_id")
+        if not valid:
+            continue
+        quote = connection.ops.quote_name
+        marks = ", ".join(["%s"] * len(valid))
+        selects.append(
+            f"SELECT %s, {quote(pk.column)} FROM {quote(model._meta.db_table)} WHERE {quote(pk.column)} IN ({marks})"
         )
+        params.extend([type_name, *valid])
     existing: set[tuple[str, str]] = set()
-    if lookups:
-        existing = set(lookups[0].union(*lookups[1:], all=True))
+    if selects:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            existing = {(type_name, str(object_id)) for type_name, object_id in cursor.fetchall()}
     kept, gone = [], {}
     for row in rows:
         if (row["type"], row["object_id"]) in existing:
