@@ -10,6 +10,19 @@ class AggregatorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from aggregator import cache, models
         from aggregator.beat import SCHEDULES, install_schedules
 
         post_migrate.connect(partial(install_schedules, SCHEDULES), sender=self, weak=False)
+        # One scope for all five: a pipeline's response shows its connectors
+        # and template, so a write to any of them can change another's.
+        cache.invalidate_on_write(
+            "core",
+            [
+                models.Pipeline,
+                models.Connector,
+                models.Transformation,
+                models.PipelineTemplate,
+                models.TransformationFunction,
+            ],
+        )
