@@ -44,8 +44,8 @@ class ComponentHealthAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         # The "changelist" of this table-less model is the health page.
-        info = self.opts.app_label, self.opts.model_name
-        return [path("", self.admin_site.admin_view(self.health_view), name="%s_%s_changelist" % info)]
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.health_view), name=name)]
 
     def health_view(self, request: HttpRequest) -> TemplateResponse:
         results = runner.run_checks(CHECKS)

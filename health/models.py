@@ -10,3 +10,6 @@ class ComponentHealth(models.Model):
         default_permissions = ()
         verbose_name = "component health"
         verbose_name_plural = "component health"
+
+    def __str__(self) -> str:
+        return "component health"

@@ -76,9 +76,11 @@ def _execute(name: str, slot: _Slot, future: Future[CheckResult]) -> None:
         output=output,
     )
     with slot.lock:
-        slot.result = result
-        ttl = check.cache_seconds if check.cache_seconds is not None else conf.CACHE_SECONDS
-        slot.expires_at = time.monotonic() + ttl
+        # A run that reset() disowned must not overwrite newer results.
+        if slot.future is future:
+            slot.result = result
+            ttl = check.cache_seconds if check.cache_seconds is not None else conf.CACHE_SECONDS
+            slot.expires_at = time.monotonic() + ttl
     future.set_result(result)
 
 
@@ -130,8 +132,10 @@ def overall(results: Iterable[CheckResult]) -> Status:
 
 
 def reset() -> None:
-    """Forget cached results (tests; a stuck run still finishes on its own)."""
+    """Forget cached results and runs in flight (tests). A run still stuck
+    finishes on its own; its result goes nowhere."""
     for slot in _slots.values():
         with slot.lock:
+            slot.future = None
             slot.result = None
             slot.expires_at = 0.0

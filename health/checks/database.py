@@ -56,7 +56,9 @@ class DatabaseCheck(Check):
         if pending:
             shown = ", ".join(pending[:5]) + (" …" if len(pending) > 5 else "")
             output = f"{len(pending)} migrations not applied: {shown}"
-            observations.append(Observation("pendingMigrations", Status.FAIL, len(pending), "migrations", output=output))
+            observations.append(
+                Observation("pendingMigrations", Status.FAIL, len(pending), "migrations", output=output)
+            )
         else:
             observations.append(Observation("pendingMigrations", Status.PASS, 0, "migrations"))
         stats = pool_stats(self.alias)
@@ -73,9 +75,7 @@ def _pool_observations(alias: str, stats: dict[str, int]) -> list[Observation]:
     component_id = f"{alias}:pool"
     return [
         Observation("connections", Status.PASS, stats.get("pool_size", 0), "connections", component_id=component_id),
-        Observation(
-            "available", Status.PASS, stats.get("pool_available", 0), "connections", component_id=component_id
-        ),
+        Observation("available", Status.PASS, stats.get("pool_available", 0), "connections", component_id=component_id),
         Observation(
             "waiting",
             Status.WARN if exhausted else Status.PASS,

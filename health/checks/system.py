@@ -42,5 +42,7 @@ class SystemCheck(Check):
             Observation("memoryAvailable", Status.PASS, memory.available, "bytes"),
             Observation("disk", _status(disk.percent, conf.DISK_WARN, conf.DISK_FAIL), disk.percent, "percent"),
             Observation("diskFree", Status.PASS, disk.free, "bytes"),
-            Observation("processMemory", Status.PASS, process.memory_info().rss, "bytes", component_id=str(process.pid)),
+            Observation(
+                "processMemory", Status.PASS, process.memory_info().rss, "bytes", component_id=str(process.pid)
+            ),
         ]

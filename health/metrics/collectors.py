@@ -73,7 +73,9 @@ class StateCollector(Collector):
         latency = _value(result, "latency")
         if latency is not None:
             yield GaugeMetricFamily(
-                "aggregator_cache_latency_seconds", "Set+get round trip of the cache at the last check.", value=latency / 1000
+                "aggregator_cache_latency_seconds",
+                "Set+get round trip of the cache at the last check.",
+                value=latency / 1000,
             )
         hits, misses = _value(result, "hits"), _value(result, "misses")
         if hits is not None:
@@ -126,7 +128,9 @@ class StateCollector(Collector):
             yield family
         alerts = _by_measurement(result, "alertsBySeverityStatus")
         if alerts:
-            family = GaugeMetricFamily("aggregator_alerts", "Alerts, by severity and status.", labels=["severity", "status"])
+            family = GaugeMetricFamily(
+                "aggregator_alerts", "Alerts, by severity and status.", labels=["severity", "status"]
+            )
             for item in alerts:
                 severity, status = item.component_id.split("/", 1)
                 family.add_metric([severity, status], item.value)
@@ -149,7 +153,9 @@ class ServerProcessCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         processes = _server_processes()
         rss = GaugeMetricFamily(
-            "aggregator_process_resident_memory_bytes", "Resident memory of each server process.", labels=["pid", "role"]
+            "aggregator_process_resident_memory_bytes",
+            "Resident memory of each server process.",
+            labels=["pid", "role"],
         )
         cpu = CounterMetricFamily(
             "aggregator_process_cpu_seconds", "CPU time of each server process.", labels=["pid", "role"]

@@ -6,12 +6,14 @@ import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from health.metrics.collectors import ServerProcessCollector, StateCollector
 from health.metrics.pool import publish_pool_stats
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format every Prometheus version reads (what
+# generate_latest writes for names without UTF-8).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 def multiprocess_mode() -> bool:

@@ -56,6 +56,12 @@ class HangServer:
     def open_connections(self) -> int:
         return len(self.accepted)
 
+    def wait_for_connections(self, count: int, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.accepted)
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
@@ -64,12 +70,17 @@ class HangServer:
             conn.close()
 
 
+# Each hang server gets a port never used before in this run: clients such
+# as django-redis keep connection pools per URL for the life of the process.
+_hang_ports = iter(range(8630, 8680))
+
+
 @pytest.fixture
 def hang_server():
     servers: list[HangServer] = []
 
-    def start(port: int) -> HangServer:
-        server = HangServer(port)
+    def start() -> HangServer:
+        server = HangServer(free_port_in_range(next(_hang_ports)))
         servers.append(server)
         return server
 
@@ -92,6 +103,7 @@ class Gunicorn:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.env = env
         log = log_path.open("ab")
         self.process = subprocess.Popen(
             [

@@ -37,9 +37,7 @@ def test_ready_fails_when_migrations_are_pending(anon_client, monkeypatch):
     from health.checks import database
 
     shipped = database._migrations_on_disk()
-    monkeypatch.setattr(
-        database, "_migrations_on_disk", lambda: {**shipped, ("health", "9999_not_yet_applied"): ()}
-    )
+    monkeypatch.setattr(database, "_migrations_on_disk", lambda: {**shipped, ("health", "9999_not_yet_applied"): ()})
     response = anon_client.get("/api/v1/health/ready")
     assert response.status_code == 503
     assert response.json() == {"status": "fail"}
