@@ -27,9 +27,14 @@ def test_ready_passes_when_database_cache_and_storage_are_fine(anon_client, path
     assert response.json() == {"status": "pass"}
 
 
-def test_probes_refuse_writes(anon_client):
-    assert anon_client.post("/api/v1/health/live").status_code == 405
-    assert anon_client.post("/api/v1/health/ready").status_code == 405
+@pytest.mark.parametrize(
+    "path", ["/api/v1/health/live", "/api/v1/health/ready", "/api/v1/health/", "/api/v1/health/metrics"]
+)
+def test_health_endpoints_refuse_writes_with_a_json_405(anon_client, path):
+    response = anon_client.post(path)
+    assert response.status_code == 405
+    assert response.json()["detail"] == 'Method "POST" not allowed.'
+    assert response["Allow"] == "GET, HEAD"
 
 
 @pytest.mark.django_db
