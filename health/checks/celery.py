@@ -32,17 +32,27 @@ def queue_depths() -> dict[str, int]:
     depths: dict[str, int] = {}
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=conf.CHECK_TIMEOUT)
+        # What a refused passive declare raises: kombu's ChannelError for
+        # virtual transports (Redis, filesystem), amqp's NotFound for AMQP.
+        not_found = (ChannelError, *connection.channel_errors)
         for name in settings.CELERY_TASK_QUEUES_NAMES:
             # A refused passive declare closes the channel on AMQP, so each
             # queue gets its own.
             channel = connection.channel()
             try:
                 depths[name] = channel.queue_declare(queue=name, passive=True).message_count
-            except ChannelError:
+            except not_found:
                 depths[name] = 0
             finally:
-                channel.close()
+                _close_quietly(channel, connection)
     return depths
+
+
+def _close_quietly(channel, connection) -> None:
+    try:
+        channel.close()
+    except (*connection.channel_errors, *connection.connection_errors):
+        pass  # Already closed by the broker after a refused declare.
 
 
 def workers_answering() -> list[str]:
