@@ -59,7 +59,9 @@ class JsonRecords:
                 try:
                     text = decoder.decode(block, final=not block)
                 except UnicodeDecodeError as exc:
-                    raise JsonStreamError(f"Not valid {self.encoding} text near byte {self.bytes_read}: {exc.reason}.")
+                    raise JsonStreamError(
+                        f"Not valid {self.encoding} text near byte {self.bytes_read}: {exc.reason}."
+                    ) from None
                 buf = buf[pos:] + text
                 pos = 0
                 eof = not block
