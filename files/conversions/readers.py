@@ -12,6 +12,7 @@ import csv as pycsv
 import datetime as dt
 import itertools
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -93,24 +94,77 @@ class CsvReader(Reader):
         return header
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        source = pa.OSFile(str(self.path), "rb")
+        source = PacedFile(self.path, ahead=conf.CSV_BLOCKS_AHEAD)
         try:
             reader = pacsv.open_csv(
-                source, read_options=self.read_options, parse_options=self.parse, convert_options=self.convert
+                pa.PythonFile(source, mode="r"),
+                read_options=self.read_options,
+                parse_options=self.parse,
+                convert_options=self.convert,
             )
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
-                # The reader reads ahead, so this is approximate but honest.
-                self.done = min(source.tell(), self.total)
+                source.consumed()
+                # The reader reads a few blocks ahead: approximate, but honest.
+                self.done = min(source.position, self.total)
                 yield batch
         except pa.ArrowInvalid as exc:
             raise ConversionError(f"Malformed CSV: {exc}") from None
         finally:
             source.close()
         self.done = self.total
+
+
+class PacedFile:
+    """A file that lets pyarrow's CSV reader run only `ahead` blocks ahead.
+
+    pyarrow's streaming CSV reader prefetches up to 32 blocks in a background
+    thread, so memory grew with the block size and the file. Each read here
+    is one block; it waits while `ahead` blocks have been read but not yet
+    consumed as batches, which bounds memory to a few blocks.
+    """
+
+    def __init__(self, path: Path, *, ahead: int) -> None:
+        self.handle = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self.ahead = max(ahead, 2)  # a batch may need the next block to finish its last row
+        self.reads = 0
+        self.used = 0
+        self.position = 0
+        self.closed = False
+        self.condition = threading.Condition()
+
+    def read(self, size: int = -1) -> bytes:
+        with self.condition:
+            self.condition.wait_for(lambda: self.reads - self.used < self.ahead or self.closed)
+            if self.closed:
+                return b""
+            self.reads += 1
+        data = self.handle.read(size)
+        self.position += len(data)
+        return data
+
+    def consumed(self) -> None:
+        with self.condition:
+            self.used += 1
+            self.condition.notify_all()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.position
+
+    def close(self) -> None:
+        with self.condition:
+            self.closed = True
+            self.condition.notify_all()
+        self.handle.close()
 
 
 class ParquetReader(Reader):
