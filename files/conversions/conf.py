@@ -15,3 +15,9 @@ MAX_RECORD_BYTES = env_int("FILES_CONVERT_MAX_RECORD_BYTES", 16 * 1024 * 1024, m
 XLSX_MAX_ROWS = env_int("FILES_CONVERT_XLSX_MAX_ROWS", 1_048_576, minimum=2)
 XLSX_MAX_COLUMNS = 16_384
 XLSX_MAX_CELL_CHARS = 32_767
+# A RUNNING job whose heartbeat (a progress write) is older than this lost
+# its worker; a redelivered task may take it over.
+JOB_STALE_SECONDS = env_int("FILES_JOB_STALE_SECONDS", 120, minimum=1)
+# How long a redelivered task waits before looking again at a job that
+# still seems to be running elsewhere.
+JOB_RECHECK_SECONDS = env_int("FILES_JOB_RECHECK_SECONDS", 60, minimum=1)
