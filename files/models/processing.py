@@ -11,6 +11,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from files.models.uploads import FileUpload
+
 
 class JobStatus(models.TextChoices):
     PENDING = "pending"
@@ -103,3 +105,13 @@ class FilePreview(models.Model):
 
     def __str__(self) -> str:
         return f"preview of {self.file_id}"
+
+
+class UploadPage(FileUpload):
+    """No data of its own: the admin's "Upload files" page for operators
+    hangs off this proxy so that it is listed with the other files models."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "upload page"
+        verbose_name_plural = "upload files"
