@@ -65,7 +65,7 @@ class JobSerializer(serializers.ModelSerializer):
         return str(conversion.pk) if conversion else None
 
 
-class PreviewQuerySerializer(StrictFieldsMixin, serializers.Serializer):
+class PreviewQuerySerializer(serializers.Serializer):
     rows = serializers.IntegerField(required=False, min_value=0, max_value=preview_conf.MAX_ROWS)
     columns = serializers.IntegerField(required=False, min_value=1, max_value=preview_conf.MAX_COLUMNS)
     sheet = serializers.CharField(required=False, max_length=255)
