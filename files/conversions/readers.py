@@ -346,13 +346,21 @@ def xlsx_reader(path: Path, sheet: str | None = None) -> Reader:
     state = {"done": 0, "total": 1}
 
     def open_rows() -> tuple[list[str], Iterator[list[Any]]]:
+        # A file object, not the path: openpyxl refuses paths without .xlsx.
+        handle = open(path, "rb")  # noqa: SIM115 - closed with the workbook in close()
         try:
-            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for broken zips/XML.
+            handle.close()
             raise ConversionError(f"Not a readable Excel workbook: {exc}") from None
+
+        def close() -> None:
+            workbook.close()
+            handle.close()
+
         name = sheet or (workbook.sheetnames[0] if workbook.sheetnames else None)
         if name not in workbook.sheetnames:
-            workbook.close()
+            close()
             raise ConversionError(f"No sheet named {name!r}.")
         ws = workbook[name]
         state["done"], state["total"] = 0, max(ws.max_row or 1, 1)
@@ -366,12 +374,12 @@ def xlsx_reader(path: Path, sheet: str | None = None) -> Reader:
             except Exception as exc:  # A broken sheet XML part surfaces here.
                 raise ConversionError(f"Not a readable Excel workbook: {exc}") from None
             finally:
-                workbook.close()
+                close()
 
         try:
             header = next(rows, None) or ()
         except Exception as exc:
-            workbook.close()
+            close()
             raise ConversionError(f"Not a readable Excel workbook: {exc}") from None
         return ["" if value is None else str(value) for value in header], body()
 

@@ -20,26 +20,33 @@ def _pick(names: list[str], wanted: str | None) -> str:
 
 
 def preview_xlsx(path: Path, limits: Limits) -> Preview:
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise PreviewError(f"Not a readable Excel workbook: {exc}") from None
-    try:
-        name = _pick(workbook.sheetnames, limits.sheet)
-        sheet = workbook[name]
-        rows_iter = sheet.iter_rows(max_row=limits.rows + 1, values_only=True)
-        header = next(rows_iter, None)
-        if header is None:
-            return data_preview([], [], total_rows=0, total_columns=0, sheet=name, sheets=workbook.sheetnames)
-        names = ["" if value is None else str(value) for value in header]
-        rows = [list(row[: limits.columns]) for row in rows_iter]
-        # The declared dimension is free to read but written by whatever
-        # produced the file; report it as such rather than counting rows.
-        declared = sheet.max_row if sheet.max_row else None
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise PreviewError(f"Not a readable Excel workbook: {exc}") from None
-    finally:
-        workbook.close()
+    # A file object, not the path: stored blobs have no extension, and
+    # openpyxl refuses paths that do not end in .xlsx.
+    with open(path, "rb") as handle:
+        try:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise PreviewError(f"Not a readable Excel workbook: {exc}") from None
+        try:
+            return _preview_sheet(workbook, limits)
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise PreviewError(f"Not a readable Excel workbook: {exc}") from None
+        finally:
+            workbook.close()
+
+
+def _preview_sheet(workbook, limits: Limits) -> Preview:
+    name = _pick(workbook.sheetnames, limits.sheet)
+    sheet = workbook[name]
+    rows_iter = sheet.iter_rows(max_row=limits.rows + 1, values_only=True)
+    header = next(rows_iter, None)
+    if header is None:
+        return data_preview([], [], total_rows=0, total_columns=0, sheet=name, sheets=workbook.sheetnames)
+    names = ["" if value is None else str(value) for value in header]
+    rows = [list(row[: limits.columns]) for row in rows_iter]
+    # The declared dimension is free to read but written by whatever
+    # produced the file; report it as such rather than counting rows.
+    declared = sheet.max_row if sheet.max_row else None
     return data_preview(
         names[: limits.columns],
         rows,
