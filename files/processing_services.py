@@ -13,6 +13,7 @@ from pathlib import Path, PurePath
 
 import structlog
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
@@ -321,3 +322,26 @@ def _finish(job: FileProcessingJob, conversion: FileConversion, output: Path, re
         locked.heartbeat_at = now
         locked.save()
     log.info("file_conversion_completed", job_id=str(job.pk), output_id=str(upload.pk), rows=result.get("rows"))
+
+
+def file_jobs_requeue_stale(*, now=None) -> int:
+    """Queues again the jobs whose worker died or whose message was lost (the
+    beat job): RUNNING with a stale heartbeat, or PENDING for too long.
+
+    Brokers differ in how (and whether) they redeliver an unacknowledged
+    message: Redis only after its visibility timeout, the embedded
+    filesystem broker never. This sweep makes "retried and finishes" hold on
+    all of them; claiming keeps a job that is queued twice from running twice.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=convert_conf.JOB_STALE_SECONDS)
+    ids = list(
+        FileProcessingJob.objects.filter(
+            Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale) | Q(status=JobStatus.PENDING, created_at__lt=stale)
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for job_id in ids:
+        _queue_conversion(job_id)
+    if ids:
+        log.info("file_jobs_requeued", count=len(ids))
+    return len(ids)

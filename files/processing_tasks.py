@@ -33,3 +33,8 @@ def file_conversion_run_task(self, job_id: str) -> None:
 @shared_task(acks_late=True, name="files.processing_tasks.file_preview_generate_task")
 def file_preview_generate_task(upload_id: str) -> None:
     services.file_preview_after_validation(upload_id=upload_id)
+
+
+@shared_task(acks_late=True, name="files.processing_tasks.file_jobs_requeue_stale_task")
+def file_jobs_requeue_stale_task() -> int:
+    return services.file_jobs_requeue_stale()
