@@ -281,3 +281,26 @@ def test_it_converts_json_to_excel_and_back(alice, alice_client, tmp_path, djang
     back = FileUpload.objects.get(pk=FileProcessingJob.objects.get(pk=back_id).output_file_id)
     content = b"".join(alice_client.get(f"/api/v1/files/{back.pk}/content").streaming_content)
     assert json.loads(content) == records
+
+
+def test_a_preview_is_stored_once_validation_passes(alice_client, django_capture_on_commit_callbacks):
+    upload = io.BytesIO(CSV.encode())
+    upload.name = "fresh.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/api/v1/files/", {"file": upload}, format="multipart")
+
+    created = FileUpload.objects.get(pk=response.json()["id"])
+    assert created.status == FileStatus.COMPLETED
+    preview = FilePreview.objects.get(file=created)
+    assert (preview.kind, preview.error) == ("data", "")
+    assert preview.data["rows"][0] == ["1", "Zoë", "2.5"]
+
+
+def test_no_preview_is_made_for_a_file_that_fails_validation(alice_client, django_capture_on_commit_callbacks):
+    upload = io.BytesIO(b"a,b,c\n1,2,3\n4,5\n")
+    upload.name = "ragged.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/api/v1/files/", {"file": upload}, format="multipart")
+
+    assert FileUpload.objects.get(pk=response.json()["id"]).status == FileStatus.FAILED
+    assert not FilePreview.objects.exists()
