@@ -11,5 +11,7 @@ class AggregatorConfig(AppConfig):
 
     def ready(self) -> None:
         from aggregator.beat import SCHEDULES, install_schedules
+        from aggregator.console.groups import on_post_migrate
 
         post_migrate.connect(partial(install_schedules, SCHEDULES), sender=self, weak=False)
+        post_migrate.connect(on_post_migrate, sender=self, weak=False)
