@@ -15,3 +15,10 @@ class AggregatorConfig(AppConfig):
 
         post_migrate.connect(partial(install_schedules, SCHEDULES), sender=self, weak=False)
         post_migrate.connect(on_post_migrate, sender=self, weak=False)
+
+        # Every admin module is loaded by now (django.contrib.admin is first).
+        from django.contrib import admin
+
+        from aggregator.console.policy import require_change_for_undeclared_actions
+
+        require_change_for_undeclared_actions(admin.site)

@@ -133,3 +133,21 @@ def test_an_operator_can_edit_beat_schedules(operator_browser):
     assert response.status_code == 302
     task.refresh_from_db()
     assert task.enabled is False
+
+
+def test_every_admin_action_needs_a_permission_beyond_viewing():
+    from django.contrib import admin
+
+    for model, model_admin in admin.site._registry.items():
+        for func, name, _description in model_admin._get_base_actions():
+            assert getattr(func, "allowed_permissions", ()), f"{model._meta.label}: action {name} has no permission"
+
+
+def test_a_read_only_operator_is_offered_no_action_on_any_list(readonly_browser):
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = readonly_browser.get(url)
+        assert response.status_code in (200, 403), url
+        assert b'name="action"' not in response.content, f"{url} offers actions to a read-only operator"
