@@ -6,8 +6,6 @@ from aggregator.env import env_int
 # who just acknowledged an alert sees it within a refresh; long enough that a
 # room of operators on a million-row log table costs one set of queries.
 CACHE_SECONDS = env_int("CONSOLE_CACHE_SECONDS", 15)
-# The page reloads itself this often (seconds); 0 turns it off.
-REFRESH_SECONDS = env_int("CONSOLE_REFRESH_SECONDS", 60)
 # A file in validation (or a scan still pending) longer than this is backlog
 # that looks stuck.
 STUCK_MINUTES = env_int("CONSOLE_STUCK_MINUTES", 30)
