@@ -12,6 +12,7 @@ class AggregatorConfig(AppConfig):
     def ready(self) -> None:
         from aggregator import cache, models
         from aggregator.beat import SCHEDULES, install_schedules
+        from aggregator.console.groups import on_post_migrate
 
         post_migrate.connect(partial(install_schedules, SCHEDULES), sender=self, weak=False)
         # One scope for all five: a pipeline's response shows its connectors
@@ -26,3 +27,11 @@ class AggregatorConfig(AppConfig):
                 models.TransformationFunction,
             ],
         )
+        post_migrate.connect(on_post_migrate, sender=self, weak=False)
+
+        # Every admin module is loaded by now (django.contrib.admin is first).
+        from django.contrib import admin
+
+        from aggregator.console.policy import require_change_for_undeclared_actions
+
+        require_change_for_undeclared_actions(admin.site)
