@@ -1,6 +1,8 @@
 """HTTP for previews, conversions and jobs: translate, call one service, answer."""
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -21,6 +23,10 @@ from files.processing_serializers import (
 class FilePreviewView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        parameters=[PreviewQuerySerializer],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A data/text preview, or an image thumbnail")},
+    )
     def get(self, request, file_id):
         query = PreviewQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

@@ -66,6 +66,15 @@ class SearchView(APIView):
         return _page_response(page, limit=limit, offset=data["offset"])
 
 
+class TypeSearchView(SearchView):
+    """The same search narrowed to one entity type; its own class so the
+    schema has one operation per path."""
+
+    @extend_schema(operation_id="search_by_type", parameters=_PARAMS, responses={200: dict})
+    def get(self, request, type_name: str):
+        return super().get(request, type_name=type_name)
+
+
 class SuggestionsView(APIView):
     """Autocomplete on titles: prefix first, then typo-tolerant."""
 
