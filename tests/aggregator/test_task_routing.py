@@ -14,6 +14,12 @@ ROUTES = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _discovered_tasks():
+    # Celery discovers app tasks lazily; a worker does this at start.
+    app.loader.import_default_modules()
+
+
 @pytest.mark.parametrize("task, queue", ROUTES.items())
 def test_each_task_goes_to_its_queue(task, queue):
     assert task in app.tasks, f"{task} is not registered"
