@@ -369,8 +369,10 @@ def _owners_of(instance: Model) -> list[Any]:
 def _on_write(scope: str) -> Callable[..., None]:
     def handler(sender, instance, **kwargs) -> None:
         owners = _owners_of(instance)
-        # After commit: a read that starts before then still sees the old
-        # rows, and must not be able to cache them under the new generation.
+        # Now, so the writer's next read in this transaction misses the
+        # cache; and again after commit, because a read that started before
+        # then still saw the old rows and may have cached them meanwhile.
+        bump(scope, owners)
         transaction.on_commit(lambda: bump(scope, owners), robust=True)
 
     return handler
