@@ -133,7 +133,9 @@ def log_search(search: LogSearch) -> QuerySet[SystemLog]:
         if full_text_supported():
             vector = message_search_vector()
             text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
-            queryset = queryset.annotate(search_vector=vector).filter(search_vector=text_query)
+            # alias(), not annotate(): the vector is for matching (through the
+            # GIN index), not for sending back with every row.
+            queryset = queryset.alias(search_vector=vector).filter(search_vector=text_query)
             queryset = queryset.annotate(rank=SearchRank(vector, text_query))
             ranked = True
         else:

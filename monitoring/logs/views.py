@@ -61,6 +61,7 @@ class LogListView(generics.ListAPIView):
     def get_queryset(self):
         return SystemLog.objects.order_by("-timestamp", "-id")
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         ids = services.log_ingest(entries=request.data, default_source=request.user.get_username()[:100])
         return Response({"created": len(ids), "ids": ids}, status=status.HTTP_201_CREATED)
@@ -87,7 +88,7 @@ class LogSearchView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=LogSearchSerializer, responses=SystemLogSerializer(many=True))
+    @extend_schema(request=LogSearchSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         body = LogSearchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -152,7 +153,7 @@ class RecentErrorsView(generics.ListAPIView):
 class StatisticsView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(parameters=[TimeRangeQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[TimeRangeQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         params = TimeRangeQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -165,7 +166,7 @@ class StatisticsView(APIView):
 class ErrorTrendView(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(parameters=[ErrorTrendQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[ErrorTrendQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         params = ErrorTrendQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -196,7 +197,7 @@ class ArchiveCleanupView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def delete(self, request: Request) -> Response:
         deleted = archives.log_archive_cleanup(now=timezone.now())
         return Response({"deleted": deleted})
@@ -225,7 +226,7 @@ class ArchiveRestoreView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={202: LogArchiveSerializer})
     def post(self, request: Request, pk: int) -> Response:
         archive = get_object_or_404(selectors.log_archive_list(), pk=pk)
         if archive.status != LogArchive.Status.COMPLETE:
