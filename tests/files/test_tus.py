@@ -34,6 +34,10 @@ def test_options_advertises_version_extensions_limits_and_chunk_size(alice_clien
     assert int(response["Tus-Chunk-Size"]) == conf.CHUNK_SIZE
 
 
+def test_options_needs_no_credentials(anon_client):
+    assert anon_client.options("/api/v1/files/tus/").status_code == 204
+
+
 def test_it_creates_an_upload_with_location_and_expiry(tus_create):
     response = tus_create(len(CSV), filename="people.csv", filetype="text/csv")
     assert response.status_code == 201
