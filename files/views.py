@@ -7,7 +7,7 @@ from django.utils.http import content_disposition_header
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,16 +30,10 @@ class FileUploadViewSet(
     search_fields = ["filename", "sha256"]
     ordering_fields = ["created_at", "updated_at", "filename", "size", "status"]
     lookup_value_regex = UUID_PATTERN
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
         return selectors.file_list_for(user=self.request.user)
-
-    def get_parsers(self):
-        # Only the small-file upload is multipart; commands (validate,
-        # conversions) take JSON. `action` is set even for schema generation.
-        if getattr(self, "action", None) == "create":
-            return [MultiPartParser(), FormParser()]
-        return super().get_parsers()
 
     def create(self, request, *args, **kwargs):
         serializer = FileUploadCreateSerializer(data=request.data)
@@ -95,13 +89,9 @@ class FileUploadViewSet(
         return Response(FileUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
 
 
-# tus is a binary protocol of headers and raw bodies that OpenAPI cannot
-# describe usefully; it is documented in docs/FILES.md instead.
-@extend_schema(exclude=True)
-class TusView(APIView):
-    """tus 1.0.0: the creation URL (OPTIONS, POST) and each upload's URL
-    (HEAD, PATCH, DELETE). The request body is read as a stream and never
-    through request.data/request.body."""
+class TusBaseView(APIView):
+    """tus 1.0.0. The request body is read as a stream and never through
+    request.data/request.body."""
 
     permission_classes = [IsAuthenticated]
     parser_classes: list = []
@@ -127,58 +117,6 @@ class TusView(APIView):
         response["Cache-Control"] = "no-store"
         return response
 
-    def options(self, request, *args, **kwargs):
-        response = HttpResponse(status=204)
-        response["Tus-Version"] = tus.TUS_VERSION
-        response["Tus-Extension"] = tus.EXTENSIONS
-        response["Tus-Max-Size"] = str(conf.MAX_SIZE)
-        response["Tus-Checksum-Algorithm"] = ",".join(tus.CHECKSUM_ALGORITHMS)
-        # Not part of tus; a hint for clients that size their chunks from it.
-        response["Tus-Chunk-Size"] = str(conf.CHUNK_SIZE)
-        return response
-
-    def post(self, request, upload_id=None):
-        if upload_id is not None:
-            return Response({"detail": "POST goes to the creation URL."}, status=405)
-        if request.headers.get("Upload-Defer-Length") is not None:
-            raise tus.InvalidInput("Upload-Defer-Length is not supported; send Upload-Length.")
-        size = tus.parse_non_negative(request.headers.get("Upload-Length"), "Upload-Length")
-        metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))
-        upload = services.file_upload_create(
-            owner=request.user,
-            filename=metadata.get("filename") or metadata.get("name") or "",
-            size=size,
-            metadata=metadata,
-            declared_mime_type=metadata.get("filetype") or metadata.get("type") or "",
-            pipeline=metadata.get("pipeline"),
-        )
-        has_body = request.headers.get("Content-Type", "").startswith(tus.OFFSET_CONTENT_TYPE)
-        if has_body and upload.status == "uploading":
-            upload = self._append(request, upload.pk, 0)
-        response = self._upload_headers(HttpResponse(status=201), upload)
-        response["Location"] = request.build_absolute_uri(reverse("files:tus-upload", args=[upload.pk]))
-        return response
-
-    def head(self, request, upload_id=None):
-        upload = services.file_upload_get_resumable(owner=request.user, upload_id=upload_id)
-        response = self._upload_headers(HttpResponse(status=200), upload)
-        response["Upload-Length"] = str(upload.size)
-        if upload.metadata:
-            response["Upload-Metadata"] = tus.encode_metadata(upload.metadata)
-        return response
-
-    def patch(self, request, upload_id=None):
-        if not request.headers.get("Content-Type", "").startswith(tus.OFFSET_CONTENT_TYPE):
-            raise tus.UnsupportedMediaType(f"PATCH needs Content-Type: {tus.OFFSET_CONTENT_TYPE}.")
-        offset = tus.parse_non_negative(request.headers.get("Upload-Offset"), "Upload-Offset")
-        upload = self._append(request, upload_id, offset)
-        return self._upload_headers(HttpResponse(status=204), upload)
-
-    def delete(self, request, upload_id=None):
-        upload = services.file_upload_get_resumable(owner=request.user, upload_id=upload_id)
-        services.file_upload_delete(upload=upload, reason="Terminated by the client.")
-        return HttpResponse(status=204)
-
     def _append(self, request, upload_id, offset: int):
         content_length = tus.parse_non_negative(request.META.get("CONTENT_LENGTH"), "Content-Length", required=False)
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
@@ -200,3 +138,76 @@ class TusView(APIView):
         if upload.status == "uploading" and upload.expires_at:
             response["Upload-Expires"] = tus.http_date(upload.expires_at)
         return response
+
+
+_NO_BODY = {"request": None, "responses": {(204, "*/*"): None}}
+
+
+class TusCreateView(TusBaseView):
+    """The tus creation URL: OPTIONS (discovery) and POST (creation)."""
+
+    def get_permissions(self):
+        # Discovery reveals only server limits, and some clients send it bare.
+        if self.request.method == "OPTIONS":
+            return []
+        return super().get_permissions()
+
+    @extend_schema(**_NO_BODY, description="tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size, ...")
+    def options(self, request, *args, **kwargs):
+        response = HttpResponse(status=204)
+        response["Tus-Version"] = tus.TUS_VERSION
+        response["Tus-Extension"] = tus.EXTENSIONS
+        response["Tus-Max-Size"] = str(conf.MAX_SIZE)
+        response["Tus-Checksum-Algorithm"] = ",".join(tus.CHECKSUM_ALGORITHMS)
+        # Not part of tus; a hint for clients that size their chunks from it.
+        response["Tus-Chunk-Size"] = str(conf.CHUNK_SIZE)
+        return response
+
+    @extend_schema(request=None, responses={(201, "*/*"): None}, description="tus creation (with upload).")
+    def post(self, request):
+        if request.headers.get("Upload-Defer-Length") is not None:
+            raise tus.InvalidInput("Upload-Defer-Length is not supported; send Upload-Length.")
+        size = tus.parse_non_negative(request.headers.get("Upload-Length"), "Upload-Length")
+        metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))
+        upload = services.file_upload_create(
+            owner=request.user,
+            # Stock clients may send no name at all; the content still decides the type.
+            filename=metadata.get("filename") or metadata.get("name") or "upload",
+            size=size,
+            metadata=metadata,
+            declared_mime_type=metadata.get("filetype") or metadata.get("type") or "",
+            pipeline=metadata.get("pipeline"),
+        )
+        has_body = request.headers.get("Content-Type", "").startswith(tus.OFFSET_CONTENT_TYPE)
+        if has_body and upload.status == "uploading":
+            upload = self._append(request, upload.pk, 0)
+        response = self._upload_headers(HttpResponse(status=201), upload)
+        response["Location"] = request.build_absolute_uri(reverse("files:tus-upload", args=[upload.pk]))
+        return response
+
+
+class TusUploadView(TusBaseView):
+    """One tus upload: HEAD (offset), PATCH (append), DELETE (termination)."""
+
+    @extend_schema(request=None, responses={(200, "*/*"): None}, description="tus: the upload's offset.")
+    def head(self, request, upload_id):
+        upload = services.file_upload_get_resumable(owner=request.user, upload_id=upload_id)
+        response = self._upload_headers(HttpResponse(status=200), upload)
+        response["Upload-Length"] = str(upload.size)
+        if upload.metadata:
+            response["Upload-Metadata"] = tus.encode_metadata(upload.metadata)
+        return response
+
+    @extend_schema(**_NO_BODY, description="tus: append application/offset+octet-stream at Upload-Offset.")
+    def patch(self, request, upload_id):
+        if not request.headers.get("Content-Type", "").startswith(tus.OFFSET_CONTENT_TYPE):
+            raise tus.UnsupportedMediaType(f"PATCH needs Content-Type: {tus.OFFSET_CONTENT_TYPE}.")
+        offset = tus.parse_non_negative(request.headers.get("Upload-Offset"), "Upload-Offset")
+        upload = self._append(request, upload_id, offset)
+        return self._upload_headers(HttpResponse(status=204), upload)
+
+    @extend_schema(**_NO_BODY, description="tus termination.")
+    def delete(self, request, upload_id):
+        upload = services.file_upload_get_resumable(owner=request.user, upload_id=upload_id)
+        services.file_upload_delete(upload=upload, reason="Terminated by the client.")
+        return HttpResponse(status=204)

@@ -80,8 +80,8 @@ def validate_path(path: Path, *, filename: str, size: int) -> tuple[Report, str,
 
 
 def scan_path(path: Path, *, size: int) -> tuple[str, str, bool | None]:
-    """(scan status, result text, passes?) — passes None means "decided by the
-    caller's other checks", False fails the file."""
+    """(scan status, result text, whether the file may pass). Never "clean"
+    unless clamd said so."""
     if not conf.CLAMAV_URL:
         return ScanStatus.NOT_SCANNED, "not scanned: no scanner configured (CLAMAV_URL)", not conf.SCAN_REQUIRED
     if size > conf.SCAN_MAX_SIZE:

@@ -14,6 +14,9 @@ def _isolated_media(settings, tmp_path, monkeypatch):
     """Every test stores bytes in its own folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     monkeypatch.setattr(conf, "TEMP_DIR", tmp_path / "media" / "tus")
+    # A real worker started by the test reads the same folders.
+    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("FILES_TEMP_DIR", str(tmp_path / "media" / "tus"))
     monkeypatch.setattr(conf, "CLAMAV_URL", "")
     return tmp_path / "media"
 

@@ -34,6 +34,10 @@ def test_options_advertises_version_extensions_limits_and_chunk_size(alice_clien
     assert int(response["Tus-Chunk-Size"]) == conf.CHUNK_SIZE
 
 
+def test_options_needs_no_credentials(anon_client):
+    assert anon_client.options("/api/v1/files/tus/").status_code == 204
+
+
 def test_it_creates_an_upload_with_location_and_expiry(tus_create):
     response = tus_create(len(CSV), filename="people.csv", filetype="text/csv")
     assert response.status_code == 201
@@ -145,7 +149,6 @@ def test_it_rejects_malformed_metadata(alice_client, raw):
         "bad\x00name.csv",
         "bell\x07.csv",
         "new\nline.csv",
-        "",
         "..",
         "CON.csv",
     ],
@@ -155,6 +158,19 @@ def test_it_rejects_filenames_with_paths_or_control_characters(tus_create, name)
     assert response.status_code == 400
     assert "ilename" in response.json()["detail"]
     assert not FileUpload.objects.exists()
+
+
+def test_an_upload_without_a_filename_gets_a_neutral_one(alice_client):
+    response = alice_client.post("/api/v1/files/tus/", HTTP_UPLOAD_LENGTH="3", HTTP_UPLOAD_METADATA="", **TUS)
+    assert response.status_code == 201
+    assert upload_of(response).filename == "upload"
+
+
+def test_x_http_method_override_is_honoured(alice_client, tus_create):
+    location = tus_create(len(CSV))["Location"]
+    response = alice_client.post(location, **TUS, HTTP_X_HTTP_METHOD_OVERRIDE="DELETE")
+    assert response.status_code == 204
+    assert FileUpload.objects.get().status == FileStatus.DELETED
 
 
 def test_it_rejects_a_patch_without_the_offset_content_type_with_415(alice_client, tus_create):
