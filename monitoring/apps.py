@@ -11,5 +11,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from aggregator.beat import install_schedules
         from monitoring.alerts.beat import SCHEDULES as ALERT_SCHEDULES
+        from monitoring.logs import setup as logs_setup
 
+        logs_setup.ready(self)
         post_migrate.connect(partial(install_schedules, ALERT_SCHEDULES), sender=self, weak=False)
