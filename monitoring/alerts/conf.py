@@ -11,6 +11,9 @@ from aggregator.env import env_float, env_int, env_list, env_str
 EVALUATION_INTERVAL_SECONDS = env_int("ALERT_EVALUATION_INTERVAL_SECONDS", 60, minimum=1)
 ESCALATION_INTERVAL_SECONDS = env_int("ALERT_ESCALATION_INTERVAL_SECONDS", 30, minimum=1)
 CLOSE_INTERVAL_SECONDS = env_int("ALERT_CLOSE_INTERVAL_SECONDS", 3600, minimum=1)
+# Threads (each with its own database connection) one evaluation round uses
+# on PostgreSQL; a round is mostly waiting on the database.
+EVALUATION_THREADS = env_int("ALERT_EVALUATION_THREADS", 4, minimum=1)
 CLOSE_RESOLVED_AFTER_SECONDS = env_int("ALERT_CLOSE_RESOLVED_AFTER_SECONDS", 7 * 24 * 3600, minimum=0)
 
 # Notifications: retries with exponential backoff (base * 2**n, jittered,

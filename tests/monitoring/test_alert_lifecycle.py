@@ -150,3 +150,17 @@ def test_the_beat_evaluation_task_evaluates_every_active_rule(test_metric):
     make_rule(name="two", threshold=5000)
     test_metric.set(1000)
     assert alert_rules_evaluate_task.delay().get() == {"evaluated": 2, "firing": 1, "failed": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_split_over_threads_evaluates_every_rule_once(test_metric, monkeypatch):
+    """On PostgreSQL (outside a transaction) the round runs on several
+    threads with their own connections; elsewhere on one. Same outcome."""
+    monkeypatch.setattr(conf, "EVALUATION_THREADS", 3)
+    for index in range(10):
+        make_rule(name=f"r{index}", threshold=5 if index % 2 else 5000)
+    test_metric.set(100)
+    assert services.rules_evaluate_all() == {"evaluated": 10, "firing": 5, "failed": 0}
+    assert Alert.objects.count() == 5
+    assert not AlertRule.objects.filter(last_evaluated_at__isnull=True).exists()
+    assert set(AlertRule.objects.values_list("last_value", flat=True)) == {100.0}
