@@ -369,8 +369,11 @@ def _owners_of(instance: Model) -> list[Any]:
 def _on_write(scope: str) -> Callable[..., None]:
     def handler(sender, instance, **kwargs) -> None:
         owners = _owners_of(instance)
-        # After commit: a read that starts before then still sees the old
-        # rows, and must not be able to cache them under the new generation.
+        # Now, so that reads inside the same transaction (and in tests that
+        # never commit) miss; and again after commit, because a concurrent
+        # read between the two may have cached the pre-commit rows under the
+        # generation set now.
+        bump(scope, owners)
         transaction.on_commit(lambda: bump(scope, owners), robust=True)
 
     return handler
