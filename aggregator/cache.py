@@ -369,9 +369,10 @@ def _owners_of(instance: Model) -> list[Any]:
 def _on_write(scope: str) -> Callable[..., None]:
     def handler(sender, instance, **kwargs) -> None:
         owners = _owners_of(instance)
-        # Now, so the writer's next read in this transaction misses the
-        # cache; and again after commit, because a read that started before
-        # then still saw the old rows and may have cached them meanwhile.
+        # Now, so that reads inside the same transaction (and in tests that
+        # never commit) miss; and again after commit, because a concurrent
+        # read between the two may have cached the pre-commit rows under the
+        # generation set now.
         bump(scope, owners)
         transaction.on_commit(lambda: bump(scope, owners), robust=True)
 

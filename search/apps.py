@@ -9,6 +9,7 @@ SCHEDULES = [
     # Repairs whatever bulk paths (queryset.update, bulk_create) changed
     # without signals; the index is otherwise kept in step as rows change.
     Schedule(name="search: nightly reindex", task="search.tasks.search_reindex_task", crontab="30 3 * * *"),
+    Schedule(name="search: index new logs", task="search.tasks.search_index_new_task", every_seconds=60),
 ]
 
 

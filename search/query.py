@@ -116,16 +116,27 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if selects:
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(selects), params)
-            existing = {(type_name, str(object_id)) for type_name, object_id in cursor.fetchall()}
+            # Compare canonical forms: SQLite hands a UUID key back as 32 hex digits.
+            existing = {(type_name, _canonical(type_name, value)) for type_name, value in cursor.fetchall()}
     kept, gone = [], {}
     for row in rows:
-        if (row["type"], row["object_id"]) in existing:
+        if (row["type"], _canonical(row["type"], row["object_id"])) in existing:
             kept.append(row)
         else:
             gone.setdefault(row["type"], []).append(row["object_id"])
     for type_name, ids in gone.items():
         services.entries_remove(type_name=type_name, object_ids=ids)
     return kept
+
+
+def _canonical(type_name: str, value: Any) -> str:
+    provider = providers.get(type_name)
+    if provider is None:
+        return str(value)
+    try:
+        return str(provider.model._meta.pk.to_python(value))
+    except ValidationError:
+        return str(value)
 
 
 def _fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:

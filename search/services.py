@@ -125,5 +125,37 @@ def reindex(
 def models_to_watch() -> list[type[Model]]:
     seen: dict[str, type[Model]] = {}
     for provider in providers.all_providers():
-        seen.setdefault(provider.model._meta.label_lower, provider.model)
+        if provider.signals:
+            seen.setdefault(provider.model._meta.label_lower, provider.model)
     return list(seen.values())
+
+
+def index_new(*, batch_size: int | None = None, limit: int = 50_000) -> dict[str, int]:
+    """Catch-up for providers without signals (logs): indexes rows with a
+    primary key above the highest one indexed so far, up to `limit` per run.
+
+    The high-water mark is read from the most recently written entries of
+    the type (an index range scan), which holds because this job writes
+    them in key order and nothing else writes them.
+    """
+    batch_size = batch_size or conf.REINDEX_BATCH_SIZE
+    written: dict[str, int] = {}
+    for provider in providers.all_providers():
+        if provider.signals:
+            continue
+        recent = SearchEntry.objects.filter(type=provider.type).order_by("-updated_at")
+        marks = [int(object_id) for object_id in recent.values_list("object_id", flat=True)[:batch_size]]
+        mark = max(marks, default=0)
+        queryset = provider.prepare(provider.model._default_manager.filter(pk__gt=mark).order_by("pk"))[:limit]
+        batch, count = [], 0
+        for obj in queryset.iterator(chunk_size=batch_size):
+            if provider.indexable(obj):
+                batch.append(_entry(provider, obj, timezone.now()))
+            if len(batch) >= batch_size:
+                _upsert(batch)
+                count, batch = count + len(batch), []
+        if batch:
+            _upsert(batch)
+            count += len(batch)
+        written[provider.type] = count
+    return written

@@ -7,3 +7,9 @@ from search import services
 def search_reindex_task(types: list[str] | None = None) -> dict[str, int]:
     """Nightly safety net: repairs entries that bulk paths left behind."""
     return services.reindex(types=types)
+
+
+@shared_task(acks_late=True)
+def search_index_new_task() -> dict[str, int]:
+    """Every minute: index rows of models written without signals (logs)."""
+    return services.index_new()

@@ -41,7 +41,7 @@ def _page_response(page: query.Page, *, limit: int, offset: int) -> Response:
 class SearchView(APIView):
     """One ranked list across every entity type the caller may see."""
 
-    @extend_schema(parameters=_PARAMS, responses={200: dict})
+    @extend_schema(operation_id="search", parameters=_PARAMS, responses={200: dict})
     def get(self, request, type_name: str | None = None):
         requested = None
         if type_name is not None:
@@ -67,18 +67,17 @@ class SearchView(APIView):
 
 
 class TypeSearchView(SearchView):
-    """The same search narrowed to one entity type; its own class so the
-    schema has one operation per path."""
+    """The same as SearchView, for one entity type."""
 
-    @extend_schema(operation_id="search_by_type", parameters=_PARAMS, responses={200: dict})
-    def get(self, request, type_name: str):
+    @extend_schema(operation_id="search_type", parameters=[_PARAMS[0], *_PARAMS[2:]], responses={200: dict})
+    def get(self, request, type_name: str | None = None):
         return super().get(request, type_name=type_name)
 
 
 class SuggestionsView(APIView):
     """Autocomplete on titles: prefix first, then typo-tolerant."""
 
-    @extend_schema(parameters=_PARAMS[:3], responses={200: dict})
+    @extend_schema(operation_id="search_suggestions", parameters=_PARAMS[:3], responses={200: dict})
     def get(self, request):
         params = SuggestionParams(data=request.query_params.dict())
         params.is_valid(raise_exception=True)

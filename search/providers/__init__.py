@@ -17,7 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Model, QuerySet
 
-PROVIDER_MODULES = ["search.providers.core"]
+PROVIDER_MODULES = ["search.providers.core", "search.providers.files", "search.providers.monitoring"]
 # Every entity type of the HTTP contract, indexed or not yet: a type whose
 # app has not landed answers an empty result rather than "unknown type".
 CONTRACT_TYPES = [
@@ -53,6 +53,9 @@ class Provider:
     indexable: Callable[[Any], bool] = lambda obj: True
     # Narrows or joins the reindex queryset (select_related against N+1).
     prepare: Callable[[QuerySet], QuerySet] = field(default=lambda queryset: queryset)
+    # False for models written in bulk (no signals): the catch-up job
+    # (services.index_new) indexes their new rows instead.
+    signals: bool = True
 
     @property
     def model(self) -> type[Model] | None:
