@@ -1,0 +1,17 @@
+"""Periodic jobs of the files app (installed after migrate, editable in the admin)."""
+
+from aggregator.beat import Schedule
+
+SCHEDULES = [
+    Schedule(name="files: remove expired uploads", task="files.tasks.file_uploads_expire_task", every_seconds=600),
+    Schedule(
+        name="files: re-queue stuck validations",
+        task="files.tasks.file_uploads_requeue_stuck_task",
+        every_seconds=300,
+    ),
+    Schedule(
+        name="files: re-queue stale processing jobs",
+        task="files.processing_tasks.file_jobs_requeue_stale_task",
+        every_seconds=60,
+    ),
+]

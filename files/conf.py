@@ -1,0 +1,70 @@
+"""Tunables of the files app, read from the environment once at import.
+
+Tests override them with `monkeypatch.setattr(conf, NAME, value)`, so code
+reads them as `conf.NAME` at call time rather than importing the values.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from aggregator.env import env_bool, env_int, env_list, env_str
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+# --- Uploads -----------------------------------------------------------------
+# Advertised to tus clients; PATCH bodies of any size are still accepted.
+CHUNK_SIZE = env_int("FILES_CHUNK_SIZE", 5 * MIB, minimum=1)
+# Tus-Max-Size: the largest file anyone may upload.
+MAX_SIZE = env_int("FILES_MAX_SIZE", 64 * GIB, minimum=1)
+# Multipart POST files/ is for small files; larger ones go through tus.
+MULTIPART_MAX_SIZE = env_int("FILES_MULTIPART_MAX_SIZE", 100 * MIB, minimum=1)
+# Unfinished uploads are removed this long after their last chunk.
+UPLOAD_EXPIRY_SECONDS = env_int("FILES_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimum=1)
+# Partial uploads live on local disk; with FileSystemStorage keep this on the
+# same filesystem as MEDIA_ROOT so finishing an upload is a rename, not a copy.
+TEMP_DIR = Path(env_str("FILES_TEMP_DIR", str(Path(settings.MEDIA_ROOT) / "tus")))
+# How long a PATCH waits for another PATCH to the same upload to finish.
+LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
+# Read size when streaming request bodies and files.
+IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
+
+# --- Validation --------------------------------------------------------------
+BLOCKED_EXTENSIONS = env_list(
+    "FILES_BLOCKED_EXTENSIONS",
+    "exe dll com bat cmd msi scr pif cpl sys vbs vbe js jse ws wsf wsh hta ps1 psm1 sh bash zsh "
+    "php phtml php3 php4 php5 phar asp aspx jsp cgi pl py pyc rb jar war apk app dmg deb rpm "
+    "lnk reg inf iso img elf so dylib bin run msp mst gadget".split(),
+)
+# Per-type size limits in bytes (0 = no limit beyond MAX_SIZE).
+MAX_SIZE_BY_TYPE = {
+    "image": env_int("FILES_MAX_IMAGE_SIZE", 100 * MIB, minimum=0),
+    "json": env_int("FILES_MAX_JSON_SIZE", 2 * GIB, minimum=0),
+    "xml": env_int("FILES_MAX_XML_SIZE", 1 * GIB, minimum=0),
+    "excel": env_int("FILES_MAX_EXCEL_SIZE", 500 * MIB, minimum=0),
+    "pdf": env_int("FILES_MAX_PDF_SIZE", 500 * MIB, minimum=0),
+    "archive": env_int("FILES_MAX_ARCHIVE_SIZE", 10 * GIB, minimum=0),
+}
+CSV_SAMPLE_BYTES = env_int("FILES_CSV_SAMPLE_BYTES", 64 * 1024, minimum=1024)
+CSV_MAX_PROBLEMS = env_int("FILES_CSV_MAX_PROBLEMS", 10, minimum=1)
+CSV_MAX_FIELD_SIZE = env_int("FILES_CSV_MAX_FIELD_SIZE", 10 * MIB, minimum=1024)
+JSON_MAX_DEPTH = env_int("FILES_JSON_MAX_DEPTH", 64, minimum=1)
+IMAGE_MAX_PIXELS = env_int("FILES_IMAGE_MAX_PIXELS", 100_000_000, minimum=1)
+ARCHIVE_MAX_RATIO = env_int("FILES_ARCHIVE_MAX_RATIO", 100, minimum=1)
+ARCHIVE_MAX_UNCOMPRESSED = env_int("FILES_ARCHIVE_MAX_UNCOMPRESSED", 20 * GIB, minimum=1)
+ARCHIVE_MAX_ENTRIES = env_int("FILES_ARCHIVE_MAX_ENTRIES", 100_000, minimum=1)
+# A file left in VALIDATING this long (a worker died) is picked up again.
+VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 3600, minimum=1)
+
+# --- Scanning ----------------------------------------------------------------
+CLAMAV_URL = env_str("CLAMAV_URL")
+CLAMAV_TIMEOUT = env_int("FILES_CLAMAV_TIMEOUT", 120, minimum=1)
+CLAMAV_CHUNK_SIZE = env_int("FILES_CLAMAV_CHUNK_SIZE", 1 * MIB, minimum=1024)
+# ClamAV does not scan files over 2 GB, and clamd refuses streams above its
+# StreamMaxLength (4 GB at most); larger files are "not scanned: too large".
+SCAN_MAX_SIZE = env_int("FILES_SCAN_MAX_SIZE", 2 * GIB - 1, minimum=1)
+# Whether a file that could not be scanned (clamd down) fails validation.
+SCAN_REQUIRED = env_bool("FILES_SCAN_REQUIRED", False)
+# Whether a file too large to scan passes.
+SCAN_TOO_LARGE_PASSES = env_bool("FILES_SCAN_TOO_LARGE_PASSES", True)

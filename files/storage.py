@@ -1,0 +1,99 @@
+"""Where bytes live: partial uploads on local disk, finished content in
+Django's default storage (local by default, object storage by settings).
+
+No ORM here; services decide what to keep and what to delete.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from files import conf
+
+
+class _MovableFile(File):
+    """A File that FileSystemStorage moves into place (rename) instead of
+    copying, the same trick Django uses for TemporaryUploadedFile."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(open(path, "rb"), name=path.name)
+        self._path = str(path)
+
+    def temporary_file_path(self) -> str:
+        return self._path
+
+
+def temp_dir() -> Path:
+    path = Path(conf.TEMP_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def temp_path_for(upload_id: uuid.UUID | str) -> Path:
+    return temp_dir() / f"{upload_id}.part"
+
+
+def new_temp_file() -> Path:
+    fd, name = tempfile.mkstemp(dir=temp_dir(), suffix=".part")
+    os.close(fd)
+    return Path(name)
+
+
+def blob_name(owner_id: int, sha256: str) -> str:
+    # A random suffix keeps a deleted blob's late byte removal from ever
+    # hitting a newer blob of the same content.
+    return f"blobs/{owner_id}/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:8]}"
+
+
+def store(local_path: Path, name: str) -> str:
+    """Move a finished local file into storage; returns the stored name."""
+    content = _MovableFile(local_path)
+    try:
+        return default_storage.save(name, content)
+    finally:
+        content.close()
+
+
+def open_stored(name: str) -> BinaryIO:
+    return default_storage.open(name, "rb")
+
+
+def stored_size(name: str) -> int:
+    return default_storage.size(name)
+
+
+@contextmanager
+def local_copy(name: str) -> Iterator[Path]:
+    """A local path for a stored file (the file itself when storage is local)."""
+    try:
+        local = Path(default_storage.path(name))
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        yield local
+        return
+    fd, tmp = tempfile.mkstemp(dir=temp_dir(), suffix=".local")
+    try:
+        with os.fdopen(fd, "wb") as out, default_storage.open(name, "rb") as src:
+            shutil.copyfileobj(src, out, conf.IO_BLOCK_SIZE)
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def delete_stored(name: str) -> None:
+    if name:
+        default_storage.delete(name)
+
+
+def delete_temp(path: str | Path) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)

@@ -1,0 +1,95 @@
+"""Excel workbooks, images, PDF and Parquet: opened with their libraries in
+their bounded modes, so a corrupt or hostile file fails with a reason."""
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from files import conf
+from files.validation.archive import check_zip
+from files.validation.report import CheckFailed
+
+
+def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
+    if extension == "xls":
+        import xlrd
+
+        try:
+            book = xlrd.open_workbook(str(path), on_demand=True)
+            sheets = book.sheet_names()
+            book.release_resources()
+        except Exception as exc:  # xlrd raises many unrelated types for bad input
+            raise CheckFailed(f"not a readable .xls workbook: {str(exc)[:200]}") from None
+        return {"sheets": len(sheets)}
+
+    # xlsx is a zip: refuse bombs before openpyxl inflates anything.
+    zip_facts = check_zip(path)
+    from openpyxl import load_workbook
+
+    rows = 0
+    try:
+        # A file object, because openpyxl judges a path by its extension and
+        # stored blobs have none.
+        handle = open(path, "rb")
+        book = load_workbook(handle, read_only=True, data_only=True)
+        try:
+            sheets = book.sheetnames
+            for sheet in book.worksheets:
+                for _row in sheet.iter_rows(values_only=True):
+                    rows += 1
+        finally:
+            book.close()
+            handle.close()
+    except CheckFailed:
+        raise
+    except Exception as exc:  # openpyxl raises KeyError, BadZipFile, XML errors...
+        raise CheckFailed(
+            f"not a readable workbook (truncated or corrupt): {type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
+    return {"sheets": len(sheets), "rows": rows, "uncompressed_size": zip_facts["uncompressed_size"]}
+
+
+def check_image(path: Path) -> dict[str, Any]:
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > conf.IMAGE_MAX_PIXELS:
+                    raise CheckFailed(
+                        f"image is {width}x{height} pixels, above the {conf.IMAGE_MAX_PIXELS}-pixel limit "
+                        "(decompression bomb)"
+                    )
+                image_format = image.format
+                image.verify()
+        except CheckFailed:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise CheckFailed(f"decompression bomb refused: {exc}") from None
+        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError...
+            raise CheckFailed(f"not a readable image: {str(exc)[:200]}") from None
+    return {"format": image_format, "width": width, "height": height}
+
+
+def check_pdf(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, path.stat().st_size - 2048))
+        tail = handle.read()
+    if not head.startswith(b"%PDF-"):
+        raise CheckFailed("not a PDF (no %PDF- header)")
+    if b"%%EOF" not in tail:
+        raise CheckFailed("PDF is truncated (no %%EOF marker)")
+    return {"version": head[5:8].decode("ascii", "replace")}
+
+
+def check_parquet(path: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(str(path)).metadata
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for bad files
+        raise CheckFailed(f"not a readable Parquet file: {str(exc)[:200]}") from None
+    return {"rows": metadata.num_rows, "columns": metadata.num_columns, "row_groups": metadata.num_row_groups}
