@@ -140,7 +140,9 @@ class StateCollector(Collector):
         drops = _value(result, "logCaptureDropped")
         if drops is not None:
             yield CounterMetricFamily(
-                "aggregator_log_capture_dropped", "Log lines the capture dropped (this process).", value=drops
+                "aggregator_log_capture_dropped",
+                "Log lines the log capture dropped, over every process that shares the cache.",
+                value=drops,
             )
 
 
