@@ -81,13 +81,21 @@ class StateCollector(Collector):
             )
         hits, misses = _value(result, "hits"), _value(result, "misses")
         if hits is not None:
-            yield CounterMetricFamily("aggregator_cache_hits", "Redis keyspace hits (INFO keyspace_hits).", value=hits)
             yield CounterMetricFamily(
-                "aggregator_cache_misses", "Redis keyspace misses (INFO keyspace_misses).", value=misses or 0
+                "aggregator_cache_hits",
+                "Cache hits: Redis keyspace_hits, or this process's local-memory cache reads.",
+                value=hits,
+            )
+            yield CounterMetricFamily(
+                "aggregator_cache_misses",
+                "Cache misses: Redis keyspace_misses, or this process's local-memory cache reads.",
+                value=misses or 0,
             )
         memory = _value(result, "memory")
         if memory is not None:
-            yield GaugeMetricFamily("aggregator_cache_memory_bytes", "Memory used by Redis.", value=memory)
+            yield GaugeMetricFamily(
+                "aggregator_cache_memory_bytes", "Memory used by the cache (Redis used_memory).", value=memory
+            )
 
     def _storage(self, result: CheckResult) -> Iterator[Metric]:
         free = _value(result, "free")

@@ -154,3 +154,20 @@ def test_system_reports_cpu_memory_and_disk():
 def test_system_warns_when_memory_is_above_the_threshold(monkeypatch):
     monkeypatch.setattr(conf, "MEMORY_WARN", 0.0)
     assert by_measurement(one("system"), "memory")[0].status is Status.WARN
+
+
+@pytest.mark.django_db
+def test_cache_reports_latency_hits_misses_and_keys():
+    from aggregator import cache as cache_service
+
+    cache_service.set("health:test:key", 1, ttl=30)
+    cache_service.get("health:test:key")
+    cache_service.get("health:test:missing")
+    result = one("cache")
+    assert result.status is Status.PASS
+    values = result.values
+    assert values["latency"] >= 0
+    assert values["hits"] >= 1
+    assert values["misses"] >= 1
+    assert values["keys"] >= 1
+    assert 0 < values["hitRatio"] < 1
