@@ -171,3 +171,13 @@ def test_cache_reports_latency_hits_misses_and_keys():
     assert values["misses"] >= 1
     assert values["keys"] >= 1
     assert 0 < values["hitRatio"] < 1
+
+
+@pytest.mark.django_db
+def test_a_slow_database_or_cache_is_a_warning(monkeypatch):
+    monkeypatch.setattr(conf, "DATABASE_SLOW_MS", 0.0)
+    monkeypatch.setattr(conf, "CACHE_SLOW_MS", 0.0)
+    database, cache = runner.run_checks(["database", "cache"])
+    assert database.status is Status.WARN
+    assert "SELECT 1 took" in by_measurement(database, "latency")[0].output
+    assert cache.status is Status.WARN
