@@ -43,7 +43,10 @@ def require_safe(view):
 
 def _denied(code: int) -> JsonResponse:
     if code == 401:
-        response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
+        response = JsonResponse(
+            {"detail": "Authentication required: a staff user's session or token, or the metrics bearer token."},
+            status=401,
+        )
         response["WWW-Authenticate"] = 'Bearer realm="health"'
         return response
     return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)

@@ -146,6 +146,7 @@ def main() -> None:
             live += wrk(f"{base}/api/v1/health/live", args.duration, args.connections) / ROUNDS
         # One client per worker: the latency of a request, not of a queue.
         clients = args.workers
+        bare_p95, bare_codes = hey_p95_ms(f"{base}/bench/ok", args.requests, clients)
         ready_p95, ready_codes = hey_p95_ms(f"{base}/api/v1/health/ready", args.requests, clients)
         metrics_p95, metrics_codes = hey_p95_ms(
             f"{base}/api/v1/health/metrics", args.requests, clients, {"Authorization": f"Bearer {TOKEN}"}
@@ -168,6 +169,7 @@ def main() -> None:
     )
     print(f"  {'':28}{'ours':>14}{'peer / target':>22}")
     print(f"  {'health/live req/s':28}{live:>14.0f}{bare:>16.0f} bare view   ratio {live / bare:.2f} (target >= 0.90)")
+    print(f"  {'bare view p95 (reference)':28}{bare_p95:>11.1f} ms{'':>22}   [{bare_codes}]")
     print(f"  {'health/ready p95':28}{ready_p95:>11.1f} ms{'< 20 ms':>22}   [{ready_codes}]")
     print(f"  {'health/metrics p95':28}{metrics_p95:>11.1f} ms{'< 50 ms':>22}   [{metrics_codes}]")
     print(f"  peak RSS of the server (master + workers): {memory.peak / 2**20:.0f} MiB")

@@ -20,37 +20,30 @@ class ApplicationCheck(Check):
             Observation("pipelinesActive", Status.PASS, sources.pipelines_active(), "pipelines"),
             Observation("users", Status.PASS, sources.users_active(), "users"),
         ]
-        files = sources.files_by_status()
-        if files is not None:
-            observations += [
-                Observation("files", Status.PASS, count, "files", component_id=status)
-                for status, count in sorted(files.items())
-            ]
-        stored = sources.bytes_stored()
-        if stored is not None:
-            observations.append(Observation("bytesStored", Status.PASS, stored, "bytes"))
+        observations += [
+            Observation("files", Status.PASS, count, "files", component_id=status)
+            for status, count in sorted(sources.files_by_status().items())
+        ]
+        observations.append(Observation("bytesStored", Status.PASS, sources.bytes_stored(), "bytes"))
         alerts = sources.alerts_by_severity_and_status()
-        if alerts is not None:
-            observations += [
-                Observation("alertsBySeverityStatus", Status.PASS, count, "alerts", component_id=f"{severity}/{status}")
-                for (severity, status), count in sorted(alerts.items())
-            ]
-            open_by_severity: dict[str, int] = {}
-            for (severity, status), count in alerts.items():
-                if status in sources.OPEN_ALERT_STATUSES:
-                    open_by_severity[severity] = open_by_severity.get(severity, 0) + count
-            # Open critical alerts are someone's emergency: show it here too.
-            observations += [
-                Observation(
-                    "alertsOpen",
-                    Status.WARN if severity == "critical" and count else Status.PASS,
-                    count,
-                    "alerts",
-                    component_id=severity,
-                )
-                for severity, count in sorted(open_by_severity.items())
-            ]
-        drops = sources.log_capture_drops()
-        if drops is not None:
-            observations.append(Observation("logCaptureDropped", Status.PASS, drops, "lines"))
+        observations += [
+            Observation("alertsBySeverityStatus", Status.PASS, count, "alerts", component_id=f"{severity}/{status}")
+            for (severity, status), count in sorted(alerts.items())
+        ]
+        open_by_severity: dict[str, int] = {}
+        for (severity, status), count in alerts.items():
+            if status in sources.OPEN_ALERT_STATUSES:
+                open_by_severity[severity] = open_by_severity.get(severity, 0) + count
+        # Open critical alerts are someone's emergency: show it here too.
+        observations += [
+            Observation(
+                "alertsOpen",
+                Status.WARN if severity == "critical" and count else Status.PASS,
+                count,
+                "alerts",
+                component_id=severity,
+            )
+            for severity, count in sorted(open_by_severity.items())
+        ]
+        observations.append(Observation("logCaptureDropped", Status.PASS, sources.log_capture_drops(), "lines"))
         return observations

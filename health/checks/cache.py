@@ -1,34 +1,18 @@
-"""Cache: a round trip through Django's default cache, plus Redis INFO."""
+"""Cache: a round trip through Django's default cache, plus its statistics
+(Redis INFO, or the local-memory cache's own counts) from aggregator.cache."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from django.core.cache import caches
 
+from aggregator import cache as cache_service
 from health import conf
 from health.checks.base import Check, CheckFailed, Observation, Status
 
 PROBE_KEY = "health:probe"
-
-
-def redis_client(cache: Any) -> Any | None:
-    """The raw redis-py client behind a django-redis cache, else None."""
-    client = getattr(cache, "client", None)
-    get_client = getattr(client, "get_client", None)
-    return get_client(write=False) if get_client else None
-
-
-def redis_info(cache: Any) -> dict[str, Any] | None:
-    """Redis INFO (stats + memory sections), or None for other backends."""
-    client = redis_client(cache)
-    if client is None:
-        return None
-    info = dict(client.info("stats"))
-    info.update(client.info("memory"))
-    return info
 
 
 class CacheCheck(Check):
@@ -59,18 +43,21 @@ class CacheCheck(Check):
                 component_id=type(cache).__name__,
             )
         ]
-        info = redis_info(cache)
-        if info is not None:
-            hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
-            ratio = round(hits / (hits + misses), 4) if hits + misses else None
+        stats = cache_service.stats()
+        if stats.get("available"):
+            backend = stats["backend"]
+            hits, misses = stats["hits"], stats["misses"]
             observations += [
-                Observation("hitRatio", Status.PASS, ratio, "ratio", component_id="redis"),
-                Observation("hits", Status.PASS, hits, "hits", component_id="redis"),
-                Observation("misses", Status.PASS, misses, "misses", component_id="redis"),
-                Observation("memory", Status.PASS, info.get("used_memory", 0), "bytes", component_id="redis"),
+                Observation(
+                    "hitRatio",
+                    Status.PASS,
+                    stats["hit_ratio"] if hits + misses else None,
+                    "ratio",
+                    component_id=backend,
+                ),
+                Observation("hits", Status.PASS, hits, "hits", component_id=backend),
+                Observation("misses", Status.PASS, misses, "misses", component_id=backend),
+                Observation("memory", Status.PASS, stats["memory_bytes"], "bytes", component_id=backend),
+                Observation("keys", Status.PASS, stats["keys"], "keys", component_id=backend),
             ]
-            if info.get("maxmemory"):
-                observations.append(
-                    Observation("maxMemory", Status.PASS, info["maxmemory"], "bytes", component_id="redis")
-                )
         return observations

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -79,13 +81,21 @@ class StateCollector(Collector):
             )
         hits, misses = _value(result, "hits"), _value(result, "misses")
         if hits is not None:
-            yield CounterMetricFamily("aggregator_cache_hits", "Redis keyspace hits (INFO keyspace_hits).", value=hits)
             yield CounterMetricFamily(
-                "aggregator_cache_misses", "Redis keyspace misses (INFO keyspace_misses).", value=misses or 0
+                "aggregator_cache_hits",
+                "Cache hits: Redis keyspace_hits, or this process's local-memory cache reads.",
+                value=hits,
+            )
+            yield CounterMetricFamily(
+                "aggregator_cache_misses",
+                "Cache misses: Redis keyspace_misses, or this process's local-memory cache reads.",
+                value=misses or 0,
             )
         memory = _value(result, "memory")
         if memory is not None:
-            yield GaugeMetricFamily("aggregator_cache_memory_bytes", "Memory used by Redis.", value=memory)
+            yield GaugeMetricFamily(
+                "aggregator_cache_memory_bytes", "Memory used by the cache (Redis used_memory).", value=memory
+            )
 
     def _storage(self, result: CheckResult) -> Iterator[Metric]:
         free = _value(result, "free")
@@ -138,7 +148,9 @@ class StateCollector(Collector):
         drops = _value(result, "logCaptureDropped")
         if drops is not None:
             yield CounterMetricFamily(
-                "aggregator_log_capture_dropped", "Log lines the capture dropped (this process).", value=drops
+                "aggregator_log_capture_dropped",
+                "Log lines the log capture dropped, over every process that shares the cache.",
+                value=drops,
             )
 
 
@@ -178,13 +190,31 @@ class ServerProcessCollector(Collector):
         yield fds
 
 
-def _server_processes() -> list[tuple[psutil.Process, str]]:
-    me = psutil.Process()
+@lru_cache(maxsize=4)
+def _gunicorn_master(ppid: int) -> psutil.Process | None:
     try:
-        parent = psutil.Process(os.getppid())
-        is_gunicorn = any("gunicorn" in part for part in parent.cmdline())
+        parent = psutil.Process(ppid)
+        return parent if any("gunicorn" in part for part in parent.cmdline()) else None
     except psutil.Error:
-        is_gunicorn = False
-    if not is_gunicorn:
+        return None
+
+
+def _server_processes() -> list[tuple[psutil.Process, str]]:
+    """The master and the processes that wrote samples to the multiprocess
+    folder (the workers), found from the file names. Cheaper than
+    Process.children(), which reads every process of the machine."""
+    me = psutil.Process()
+    master = _gunicorn_master(os.getppid())
+    if master is None:
         return [(me, "server")]
-    return [(parent, "master")] + [(child, "worker") for child in parent.children()]
+    processes = [(master, "master")]
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    pids = {int(pid) for pid in (path.stem.rpartition("_")[2] for path in folder.glob("*.db")) if pid.isdigit()}
+    for pid in sorted(pids | {me.pid}):
+        try:
+            process = psutil.Process(pid)
+            if process.ppid() == master.pid:
+                processes.append((process, "worker"))
+        except psutil.Error:
+            continue  # A worker that has exited.
+    return processes

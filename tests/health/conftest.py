@@ -24,6 +24,9 @@ def _fresh_runner(monkeypatch):
     """No results carried between tests, and a timeout that a loaded CI
     machine cannot hit by accident; tests of the timeout set their own."""
     monkeypatch.setattr(conf, "CHECK_TIMEOUT", 10.0)
+    # Nor a "slow" warning: tests of the thresholds set them.
+    monkeypatch.setattr(conf, "DATABASE_SLOW_MS", 60_000.0)
+    monkeypatch.setattr(conf, "CACHE_SLOW_MS", 60_000.0)
     runner.reset()
     yield
     runner.reset()
@@ -170,6 +173,8 @@ def gunicorn(tmp_path):
             "DJANGO_HTTPS": "0",
             "LOG_LEVEL": "WARNING",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prometheus-{port}"),
+            "HEALTH_DATABASE_SLOW_MS": "60000",
+            "HEALTH_CACHE_SLOW_MS": "60000",
             **extra_env,
         }
         server = Gunicorn(port, env, tmp_path / f"gunicorn-{port}.log", workers)

@@ -8,6 +8,7 @@ from health import conf, runner, sources
 from health.checks import Status
 from health.checks.celery import queue_depths, uses_filesystem_broker
 from tests.health.conftest import free_port_in_range
+from tests.health.factories import make_alert
 from tests.services import need
 
 
@@ -119,15 +120,26 @@ def test_application_counts_active_pipelines_and_users(alice, bob):
     assert by_measurement(result, "users")[0].value == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_application_shows_files_and_warns_on_open_critical_alerts(monkeypatch):
     monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "tests.health.fake_sources.file_counts_by_status")
-    monkeypatch.setattr(sources, "ALERT_COUNTS", "tests.health.fake_sources.alert_counts_by_severity_and_status")
+    make_alert(severity="critical", status="active")
+    make_alert(severity="critical", status="acknowledged")
+    make_alert(severity="high", status="resolved")
     result = one("application")
     assert {(o.component_id, o.value) for o in by_measurement(result, "files")} == {("completed", 3), ("failed", 1)}
     open_alerts = {o.component_id: (o.value, o.status) for o in by_measurement(result, "alertsOpen")}
     assert open_alerts == {"critical": (2, Status.WARN)}
     assert result.status is Status.WARN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_passes_without_open_critical_alerts():
+    make_alert(severity="critical", status="resolved")
+    make_alert(severity="low", status="active")
+    result = one("application")
+    assert result.status is Status.PASS
+    assert {o.component_id: o.value for o in by_measurement(result, "alertsOpen")} == {"low": 1}
 
 
 def test_system_reports_cpu_memory_and_disk():
@@ -142,3 +154,30 @@ def test_system_reports_cpu_memory_and_disk():
 def test_system_warns_when_memory_is_above_the_threshold(monkeypatch):
     monkeypatch.setattr(conf, "MEMORY_WARN", 0.0)
     assert by_measurement(one("system"), "memory")[0].status is Status.WARN
+
+
+@pytest.mark.django_db
+def test_cache_reports_latency_hits_misses_and_keys():
+    from aggregator import cache as cache_service
+
+    cache_service.set("health:test:key", 1, ttl=30)
+    cache_service.get("health:test:key")
+    cache_service.get("health:test:missing")
+    result = one("cache")
+    assert result.status is Status.PASS
+    values = result.values
+    assert values["latency"] >= 0
+    assert values["hits"] >= 1
+    assert values["misses"] >= 1
+    assert values["keys"] >= 1
+    assert 0 < values["hitRatio"] < 1
+
+
+@pytest.mark.django_db
+def test_a_slow_database_or_cache_is_a_warning(monkeypatch):
+    monkeypatch.setattr(conf, "DATABASE_SLOW_MS", 0.0)
+    monkeypatch.setattr(conf, "CACHE_SLOW_MS", 0.0)
+    database, cache = runner.run_checks(["database", "cache"])
+    assert database.status is Status.WARN
+    assert "SELECT 1 took" in by_measurement(database, "latency")[0].output
+    assert cache.status is Status.WARN

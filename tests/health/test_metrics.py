@@ -8,6 +8,7 @@ from celery import shared_task
 from prometheus_client import REGISTRY
 
 from health import conf, sources
+from tests.health.factories import make_alert
 from tests.services import REQUIRE_SERVICES
 
 pytestmark = pytest.mark.django_db
@@ -104,23 +105,39 @@ def test_it_exports_platform_state_and_process_metrics(anon_client, alice):
         assert name in text, name
 
 
-def test_it_exports_file_alert_and_log_figures_once_those_apps_provide_them(anon_client, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_it_exports_files_alerts_and_log_drops(anon_client):
+    make_alert(severity="critical", status="active")
+    make_alert(severity="critical", status="active")
+    make_alert(severity="low", status="resolved")
+    text = scrape(anon_client)
+    # Every file status is listed, empty ones as 0.
+    for status in ("uploading", "uploaded", "validating", "processing", "completed", "failed", "deleted"):
+        assert f'aggregator_files{{status="{status}"}} 0.0' in text
+    assert "aggregator_files_stored_bytes 0.0" in text
+    assert 'aggregator_alerts{severity="critical",status="active"} 2.0' in text
+    assert 'aggregator_alerts{severity="low",status="resolved"} 1.0' in text
+    assert "aggregator_log_capture_dropped_total " in text
+
+
+def test_file_and_log_figures_pass_through_unchanged(anon_client, monkeypatch):
     monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "tests.health.fake_sources.file_counts_by_status")
     monkeypatch.setattr(sources, "BYTES_STORED", "tests.health.fake_sources.bytes_stored")
-    monkeypatch.setattr(sources, "ALERT_COUNTS", "tests.health.fake_sources.alert_counts_by_severity_and_status")
     monkeypatch.setattr(sources, "LOG_DROPS", "tests.health.fake_sources.dropped_total")
     text = scrape(anon_client)
     assert 'aggregator_files{status="completed"} 3.0' in text
     assert 'aggregator_files{status="failed"} 1.0' in text
     assert "aggregator_files_stored_bytes 12345.0" in text
-    assert 'aggregator_alerts{severity="critical",status="active"} 2.0' in text
     assert "aggregator_log_capture_dropped_total 7.0" in text
 
 
-def test_a_source_whose_app_is_missing_is_left_out(anon_client, monkeypatch):
-    monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "no_such_app.selectors.file_counts_by_status")
-    assert sources.files_by_status() is None
-    assert "aggregator_files{" not in scrape(anon_client)
+def test_a_broken_source_fails_the_application_check_and_drops_its_figures(anon_client, monkeypatch):
+    monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "files.selectors.no_such_selector")
+    text = scrape(anon_client)
+    assert 'aggregator_health_check_status{check="application"} 0.0' in text
+    assert "aggregator_files{" not in text
+    # The other components are still reported.
+    assert 'aggregator_health_check_status{check="database"} 1.0' in text
 
 
 def promtool_or_skip() -> str:

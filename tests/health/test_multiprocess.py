@@ -92,3 +92,39 @@ def test_promtool_accepts_the_multiprocess_output(two_worker_server):
     assert 'role="master"' in text and 'role="worker"' in text
     result = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+@pytest.fixture
+def shared_metrics_folder(tmp_path, monkeypatch):
+    """Set before the worker starts, so it writes its samples there."""
+    folder = tmp_path / "prometheus-shared"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    return folder
+
+
+def test_a_celery_worker_sharing_the_folder_adds_its_task_metrics(shared_metrics_folder, celery_worker_process):
+    """GIVEN a real worker started with the web's multiprocess folder
+    WHEN it runs a task
+    THEN the task's outcome and duration are in what a scrape would read."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from aggregator.tasks import worker_heartbeat_task
+
+    worker_heartbeat_task.delay()
+    celery_worker_process.wait_for_log("worker_heartbeat")
+    labels = {"task": "aggregator.tasks.worker_heartbeat_task", "state": "SUCCESS"}
+    deadline = time.monotonic() + 30
+    count = None
+    while time.monotonic() < deadline:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(shared_metrics_folder))
+        count = registry.get_sample_value("aggregator_celery_tasks_total", labels)
+        if count:
+            break
+        time.sleep(0.2)
+    assert count == 1
+    duration_count = registry.get_sample_value(
+        "aggregator_celery_task_duration_seconds_count", {"task": "aggregator.tasks.worker_heartbeat_task"}
+    )
+    assert duration_count == 1
