@@ -36,8 +36,11 @@ def build_logging(*, level: str, fmt: str) -> dict:
         },
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": "structured"},
+            # Copies lines into the SystemLog table (monitoring/logs/capture.py):
+            # batched in a background thread, never blocking; LOG_CAPTURE=0 turns it off.
+            "systemlog": {"()": "monitoring.logs.capture.SystemLogHandler"},
         },
-        "root": {"handlers": ["console"], "level": level},
+        "root": {"handlers": ["console", "systemlog"], "level": level},
         "loggers": {
             "django.server": {"level": "WARNING"},
             "django.db.backends": {"level": "INFO"},

@@ -4,6 +4,7 @@ translate between HTTP and the services/selectors."""
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -34,7 +35,9 @@ class FileUploadViewSet(
         return selectors.file_list_for(user=self.request.user)
 
     def get_parsers(self):
-        if getattr(self, "action", None) == "create" or self.request.method == "POST":
+        # Only the small-file upload is multipart; commands (validate,
+        # conversions) take JSON. `action` is set even for schema generation.
+        if getattr(self, "action", None) == "create":
             return [MultiPartParser(), FormParser()]
         return super().get_parsers()
 
@@ -92,6 +95,9 @@ class FileUploadViewSet(
         return Response(FileUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
 
 
+# tus is a binary protocol of headers and raw bodies that OpenAPI cannot
+# describe usefully; it is documented in docs/FILES.md instead.
+@extend_schema(exclude=True)
 class TusView(APIView):
     """tus 1.0.0: the creation URL (OPTIONS, POST) and each upload's URL
     (HEAD, PATCH, DELETE). The request body is read as a stream and never

@@ -1,11 +1,17 @@
 """Reads of SystemLog and LogArchive: the API, the admin and the alerts half
 (log metrics) all come through here."""
 
-from datetime import datetime
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 
-from monitoring.models import LogArchive, LogLevel, SystemLog
+from monitoring.models import SEARCH_CONFIG, LogArchive, LogLevel, SystemLog, message_search_vector
 
 
 def _in_window(*, since: datetime, until: datetime | None) -> QuerySet[SystemLog]:
@@ -53,9 +59,211 @@ def http_error_ratio(*, since: datetime, until: datetime | None = None) -> float
     return totals["errors"] / totals["requests"]
 
 
-def log_levels_at_least(level: str) -> list[str]:
-    return LogLevel.at_least(level)
-
-
 def log_archive_list() -> QuerySet[LogArchive]:
     return LogArchive.objects.all()
+
+
+# --- Search ---------------------------------------------------------------------
+
+_TERM = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
+
+
+def _substring_filter(query: str) -> Q:
+    """The SQLite fallback of the full-text query, with the same websearch
+    syntax in spirit: every word (or "quoted phrase") must appear in the
+    message, a leading minus excludes it, `or` is ignored."""
+    condition = Q()
+    for negated_phrase, phrase, negated_word, word in _TERM.findall(query):
+        term, negated = (phrase, negated_phrase) if phrase else (word, negated_word)
+        term = term.strip()
+        if not term or term.lower() == "or":
+            continue
+        clause = Q(message__icontains=term)
+        condition &= ~clause if negated else clause
+    return condition
+
+
+def full_text_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@dataclass
+class LogSearch:
+    """The filters of POST logs/search; every field is optional."""
+
+    query: str = ""
+    levels: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    start: datetime | None = None
+    end: datetime | None = None
+    correlation_id: str = ""
+    user: int | str | None = None
+    status_codes: list[int] = field(default_factory=list)
+    has_exception: bool | None = None
+    order: str = "newest"  # newest | oldest | relevance
+
+
+def log_search(search: LogSearch) -> QuerySet[SystemLog]:
+    """Matching lines in the requested order; with a query on PostgreSQL they
+    carry a `rank` (ts_rank of the message against the query)."""
+    queryset = SystemLog.objects.all()
+    if search.levels:
+        queryset = queryset.filter(level__in=search.levels)
+    if search.sources:
+        queryset = queryset.filter(source__in=search.sources)
+    if search.start is not None:
+        queryset = queryset.filter(timestamp__gte=search.start)
+    if search.end is not None:
+        queryset = queryset.filter(timestamp__lt=search.end)
+    if search.correlation_id:
+        queryset = queryset.filter(correlation_id=search.correlation_id)
+    if isinstance(search.user, int):
+        queryset = queryset.filter(user_id=search.user)
+    elif search.user:
+        queryset = queryset.filter(user__username=search.user)
+    if search.status_codes:
+        queryset = queryset.filter(http_status__in=search.status_codes)
+    if search.has_exception is True:
+        queryset = queryset.exclude(exception_type="", stack_trace="")
+    elif search.has_exception is False:
+        queryset = queryset.filter(exception_type="", stack_trace="")
+
+    ranked = False
+    if search.query:
+        if full_text_supported():
+            vector = message_search_vector()
+            text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
+            queryset = queryset.annotate(search_vector=vector).filter(search_vector=text_query)
+            queryset = queryset.annotate(rank=SearchRank(vector, text_query))
+            ranked = True
+        else:
+            queryset = queryset.filter(_substring_filter(search.query))
+
+    if search.order == "oldest":
+        return queryset.order_by("timestamp", "id")
+    if search.order == "relevance" and ranked:
+        return queryset.order_by("-rank", "-timestamp", "-id")
+    return queryset.order_by("-timestamp", "-id")
+
+
+def after_cursor(queryset: QuerySet[SystemLog], *, timestamp: datetime, pk: int, order: str) -> QuerySet[SystemLog]:
+    """Keyset pagination: the rows after (timestamp, pk) in the given order,
+    stable however many rows arrive meanwhile."""
+    if order == "oldest":
+        return queryset.filter(Q(timestamp__gt=timestamp) | Q(timestamp=timestamp, id__gt=pk))
+    return queryset.filter(Q(timestamp__lt=timestamp) | Q(timestamp=timestamp, id__lt=pk))
+
+
+def capped_count(queryset: QuerySet, *, cap: int) -> tuple[int, bool]:
+    """(count, exact): counts at most cap+1 rows so a broad search stays cheap."""
+    counted = queryset.order_by().values("id")[: cap + 1].count()
+    return min(counted, cap), counted <= cap
+
+
+def log_correlation_chain(*, correlation_id: str) -> QuerySet[SystemLog]:
+    """One request and everything it caused, oldest first."""
+    return SystemLog.objects.filter(correlation_id=correlation_id).order_by("timestamp", "id")
+
+
+def log_recent_errors(*, since: datetime, source: str | None = None) -> QuerySet[SystemLog]:
+    queryset = SystemLog.objects.filter(level__in=LogLevel.at_least(LogLevel.ERROR), timestamp__gte=since)
+    if source:
+        queryset = queryset.filter(source=source)
+    return queryset.order_by("-timestamp", "-id")
+
+
+# --- Statistics and trends ---------------------------------------------------------
+
+
+def log_statistics(*, start: datetime, end: datetime, top_sources: int = 20) -> dict[str, Any]:
+    """Counts over [start, end): by level, by source (the busiest), by hour."""
+    window = SystemLog.objects.filter(timestamp__gte=start, timestamp__lt=end)
+    by_level = {level: 0 for level in LogLevel.values}
+    for row in window.order_by().values("level").annotate(count=Count("id")):
+        by_level[row["level"]] = row["count"]
+    by_source = list(
+        window.order_by().values("source").annotate(count=Count("id")).order_by("-count", "source")[:top_sources]
+    )
+    errors = Q(level__in=LogLevel.at_least(LogLevel.ERROR))
+    by_hour = [
+        {"hour": row["hour"], "count": row["count"], "errors": row["errors"]}
+        for row in window.order_by()
+        .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .values("hour")
+        .annotate(count=Count("id"), errors=Count("id", filter=errors))
+        .order_by("hour")
+    ]
+    totals = window.aggregate(
+        with_exception=Count("id", filter=~Q(exception_type="", stack_trace="")),
+        requests=Count("id", filter=Q(http_status__isnull=False)),
+        server_errors=Count("id", filter=Q(http_status__gte=500)),
+    )
+    return {
+        "start": start,
+        "end": end,
+        "total": sum(by_level.values()),
+        "by_level": by_level,
+        "by_source": by_source,
+        "by_hour": by_hour,
+        "with_exception": totals["with_exception"],
+        "http": {"requests": totals["requests"], "server_errors": totals["server_errors"]},
+    }
+
+
+BUCKETS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+_TRUNC = {"minute": TruncMinute, "hour": TruncHour, "day": TruncDay}
+
+
+def bucket_floor(moment: datetime, bucket: str) -> datetime:
+    moment = moment.astimezone(UTC)
+    if bucket == "minute":
+        return moment.replace(second=0, microsecond=0)
+    if bucket == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def log_error_trend(*, bucket: str, periods: int, now: datetime, source: str | None = None) -> dict[str, Any]:
+    """Error (and critical) counts per bucket over the last `periods` buckets
+    (the current, partial one included) next to the same buckets one whole
+    window earlier, with the change between the two windows."""
+    step = BUCKETS[bucket]
+    end = bucket_floor(now, bucket) + step
+    start = end - step * periods
+    previous_start = start - step * periods
+    queryset = SystemLog.objects.filter(
+        level__in=LogLevel.at_least(LogLevel.ERROR), timestamp__gte=previous_start, timestamp__lt=end
+    )
+    if source:
+        queryset = queryset.filter(source=source)
+    counts = {
+        row["bucket"].astimezone(UTC): row["count"]
+        for row in queryset.order_by()
+        .annotate(bucket=_TRUNC[bucket]("timestamp", tzinfo=UTC))
+        .values("bucket")
+        .annotate(count=Count("id"))
+    }
+    series = []
+    for index in range(periods):
+        bucket_start = start + step * index
+        series.append(
+            {
+                "start": bucket_start,
+                "count": counts.get(bucket_start, 0),
+                "previous_count": counts.get(bucket_start - step * periods, 0),
+            }
+        )
+    total = sum(item["count"] for item in series)
+    previous_total = sum(item["previous_count"] for item in series)
+    change_percent = None if previous_total == 0 else round((total - previous_total) * 100 / previous_total, 2)
+    return {
+        "bucket": bucket,
+        "periods": periods,
+        "start": start,
+        "end": end,
+        "total": total,
+        "previous_total": previous_total,
+        "change": total - previous_total,
+        "change_percent": change_percent,
+        "series": series,
+    }

@@ -1,0 +1,243 @@
+"""POST logs/search and the other read endpoints (staff only)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from monitoring.models import SystemLog
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/logs/search"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _log(minutes: int, message: str, **fields) -> SystemLog:
+    return SystemLog.objects.create(timestamp=T0 + timedelta(minutes=minutes), message=message, **fields)
+
+
+@pytest.fixture
+def logs(alice):
+    return [
+        _log(0, "Payment service started", source="billing"),
+        _log(1, "Payment declined for card ending 4242", level="error", source="billing", http_status=402),
+        _log(
+            2,
+            "Database connection timeout while saving payment",
+            level="error",
+            source="billing",
+            exception_type="OperationalError",
+            stack_trace="Traceback...",
+            correlation_id="c-1",
+        ),
+        _log(3, "User logged in", source="auth", user=alice, http_status=200, correlation_id="c-1"),
+        _log(4, "Disk almost full on /var", level="warning", source="infra"),
+        _log(5, "Payments reconciled", level="critical", source="billing", http_status=500),
+    ]
+
+
+def _messages(response) -> list[str]:
+    assert response.status_code == 200, response.json()
+    return [row["message"] for row in response.json()["results"]]
+
+
+def test_it_finds_lines_by_a_full_text_query_newest_first(staff_client, logs):
+    response = staff_client.post(URL, {"query": "payment"}, format="json")
+
+    found = _messages(response)
+    # Stemming on PostgreSQL also finds "Payments"; the SQLite fallback matches substrings.
+    assert found[:4] == [
+        "Payments reconciled",
+        "Database connection timeout while saving payment",
+        "Payment declined for card ending 4242",
+        "Payment service started",
+    ]
+    assert response.json()["count"] == 4
+
+
+def test_it_combines_query_levels_sources_and_time_range(staff_client, logs):
+    body = {
+        "query": "payment",
+        "levels": ["ERROR"],
+        "sources": ["billing"],
+        "start": (T0 + timedelta(minutes=1)).isoformat(),
+        "end": (T0 + timedelta(minutes=2)).isoformat(),
+    }
+    assert _messages(staff_client.post(URL, body, format="json")) == ["Payment declined for card ending 4242"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"correlation_id": "c-1"}, ["User logged in", "Database connection timeout while saving payment"]),
+        ({"status_code": 500}, ["Payments reconciled"]),
+        ({"status_code": [402, 500]}, ["Payments reconciled", "Payment declined for card ending 4242"]),
+        ({"has_exception": True}, ["Database connection timeout while saving payment"]),
+        ({"user": "alice"}, ["User logged in"]),
+        ({"query": "payment -declined -timeout -reconciled"}, ["Payment service started"]),
+        ({"query": '"card ending"'}, ["Payment declined for card ending 4242"]),
+    ],
+)
+def test_it_filters_by_every_field(staff_client, logs, body, expected):
+    assert _messages(staff_client.post(URL, body, format="json")) == expected
+
+
+def test_it_filters_by_user_id(staff_client, logs, alice):
+    assert _messages(staff_client.post(URL, {"user": alice.pk}, format="json")) == ["User logged in"]
+
+
+def test_it_pages_with_limit_offset_and_with_a_stable_cursor(staff_client, logs):
+    first = staff_client.post(URL, {"limit": 2}, format="json").json()
+    assert [row["message"] for row in first["results"]] == ["Payments reconciled", "Disk almost full on /var"]
+    assert first["count"] == 6
+    assert first["next_offset"] == 2
+
+    # A line arriving meanwhile does not shift the cursor's next page.
+    _log(10, "newer line")
+    second = staff_client.post(URL, {"limit": 2, "cursor": first["next"]}, format="json").json()
+    assert [row["message"] for row in second["results"]] == [
+        "User logged in",
+        "Database connection timeout while saving payment",
+    ]
+    third = staff_client.post(URL, {"limit": 2, "offset": 4}, format="json").json()
+    assert [row["message"] for row in third["results"]] == [
+        "Database connection timeout while saving payment",
+        "Payment declined for card ending 4242",
+    ]
+
+
+def test_it_orders_oldest_first_or_by_relevance(staff_client, logs):
+    oldest = _messages(staff_client.post(URL, {"order": "oldest", "limit": 1}, format="json"))
+    assert oldest == ["Payment service started"]
+    relevant = staff_client.post(URL, {"query": "payment", "order": "relevance"}, format="json")
+    assert len(_messages(relevant)) == 4
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "'",
+        '"',
+        "\\",
+        "%",
+        "_",
+        "&|!():*",
+        "a & (b | !c",
+        "<script>",
+        "'; DROP TABLE x; --",
+        "ünïcødé ✓",
+        "\x00nul",
+        "-",
+        '""',
+    ],
+)
+def test_special_characters_in_the_query_never_cause_a_server_error(staff_client, logs, query):
+    response = staff_client.post(URL, {"query": query}, format="json")
+    assert response.status_code in (200, 400)
+    assert "detail" in response.json() or "results" in response.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"levels": ["loud"]},
+        {"start": "yesterday"},
+        {"start": "2026-03-02T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+        {"limit": 0},
+        {"limit": 100000},
+        {"offset": -1},
+        {"offset": 10**9},
+        {"status_code": 99},
+        {"status_code": "500"},
+        {"user": {"id": 1}},
+        {"has_exception": "maybe"},
+        {"cursor": "not-a-cursor"},
+        {"order": "random"},
+        {"query": "x" * 10_000},
+        {"colour": "red"},
+        ["not", "an", "object"],
+    ],
+)
+def test_it_rejects_bad_searches_with_a_clear_400(staff_client, logs, body):
+    response = staff_client.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_search_is_for_staff_only(alice_client, anon_client):
+    assert alice_client.post(URL, {}, format="json").status_code == 403
+    assert anon_client.post(URL, {}, format="json").status_code in (401, 403)
+
+
+def test_the_correlation_chain_lists_every_line_oldest_first(staff_client, logs):
+    response = staff_client.get("/api/v1/logs/correlation/c-1")
+    assert _messages(response) == ["Database connection timeout while saving payment", "User logged in"]
+    assert staff_client.get("/api/v1/logs/correlation/c-1/").status_code == 200
+    assert staff_client.get("/api/v1/logs/correlation/" + "x" * 200).status_code == 400
+    assert staff_client.get("/api/v1/logs/correlation/bad%20id").status_code == 400
+
+
+def test_recent_errors_are_error_and_critical_lines_of_the_last_hours(staff_client):
+    now = timezone.now()
+    SystemLog.objects.create(timestamp=now - timedelta(minutes=5), message="recent error", level="error")
+    SystemLog.objects.create(timestamp=now - timedelta(minutes=1), message="recent critical", level="critical")
+    SystemLog.objects.create(timestamp=now - timedelta(minutes=1), message="recent info", level="info")
+    SystemLog.objects.create(timestamp=now - timedelta(days=3), message="old error", level="error")
+
+    assert _messages(staff_client.get("/api/v1/logs/errors/recent")) == ["recent critical", "recent error"]
+    assert len(_messages(staff_client.get("/api/v1/logs/errors/recent", {"hours": 100}))) == 3
+    assert staff_client.get("/api/v1/logs/errors/recent", {"hours": "x"}).status_code == 400
+
+
+def test_statistics_count_by_level_source_and_hour(staff_client, logs):
+    response = staff_client.get(
+        "/api/v1/logs/statistics",
+        {
+            "start": T0.isoformat().replace("+00:00", "Z"),
+            "end": (T0 + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        },
+    )
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["total"] == 6
+    assert body["by_level"] == {"debug": 0, "info": 2, "warning": 1, "error": 2, "critical": 1}
+    assert body["by_source"][0] == {"source": "billing", "count": 4}
+    assert body["by_hour"] == [{"hour": "2026-03-01T12:00:00Z", "count": 6, "errors": 3}]
+    assert body["with_exception"] == 1
+    assert body["http"] == {"requests": 3, "server_errors": 1}
+    assert set(body["capture"]) == {"queued", "written", "dropped", "failed", "dropped_total"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "nope"},
+        {"start": "2026-03-02T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+        {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+    ],
+)
+def test_statistics_reject_bad_time_ranges(staff_client, params):
+    assert staff_client.get("/api/v1/logs/statistics", params).status_code == 400
+
+
+def test_error_trends_compare_each_bucket_with_the_previous_period(staff_client):
+    now = timezone.now()
+    for minutes_ago in (0, 0, 61, 125):  # two in the current hour, one in the last, one in the previous window
+        SystemLog.objects.create(timestamp=now - timedelta(minutes=minutes_ago), message="boom", level="error")
+    SystemLog.objects.create(timestamp=now, message="fine", level="info")
+
+    response = staff_client.get("/api/v1/logs/trends/errors", {"bucket": "hour", "periods": 2})
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [item["count"] for item in body["series"]] == [1, 2]
+    assert body["total"] == 3
+    assert body["previous_total"] == sum(item["previous_count"] for item in body["series"])
+    assert body["change"] == body["total"] - body["previous_total"]
+
+
+@pytest.mark.parametrize("params", [{"bucket": "week"}, {"bucket": "minute", "periods": 100000}, {"periods": 0}])
+def test_error_trends_reject_bad_buckets(staff_client, params):
+    assert staff_client.get("/api/v1/logs/trends/errors", params).status_code == 400
