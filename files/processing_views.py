@@ -2,7 +2,7 @@
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -25,7 +25,13 @@ class FilePreviewView(APIView):
 
     @extend_schema(
         parameters=[PreviewQuerySerializer],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A data/text preview, or an image thumbnail")},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+        },
+        description='{"kind": "data"|"text"|"image", "columns", "rows", "total_rows", ...}; '
+        "an image file's preview is its thumbnail unless ?meta=1.",
     )
     def get(self, request, file_id):
         query = PreviewQuerySerializer(data=request.query_params.dict())
@@ -56,6 +62,7 @@ class FileConversionsView(GenericAPIView):
         page = self.paginate_queryset(selectors.conversion_list_for(user=request.user, source=upload))
         return self.get_paginated_response(ConversionSerializer(page, many=True).data)
 
+    @extend_schema(request=ConversionRequestSerializer, responses={202: ConversionSerializer})
     def post(self, request, file_id):
         upload = selectors.file_get_for(user=request.user, file_id=file_id)
         serializer = ConversionRequestSerializer(data=request.data)

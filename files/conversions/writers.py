@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from openpyxl import Workbook
@@ -119,14 +120,40 @@ class JsonWriter(Writer):
 
 class ParquetWriter(Writer):
     def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.writer = pq.ParquetWriter(str(path), schema, compression="snappy")
+        self.path = path
+        self.schema = schema
+        self.writer: pq.ParquetWriter | None = None
+
+    def _open(self, first: pa.RecordBatch) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            str(self.path), self.schema, compression="snappy", use_dictionary=_dictionary_columns(first)
+        )
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            self.writer = self._open(batch)
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
 
     def close(self) -> None:
+        if self.writer is None:
+            self.writer = self._open(None)
         self.writer.close()
+
+
+def _dictionary_columns(first: pa.RecordBatch | None) -> list[str] | bool:
+    """Dictionary-encode a text column only when the first batch shows it
+    repeats (labels, dates, categories). Building a dictionary for unique
+    values (ids, amounts: all text when read from CSV) costs a hash per
+    value and is thrown away when Parquet falls back to plain encoding."""
+    if first is None or first.num_rows == 0:
+        return True
+    names = []
+    for field, column in zip(first.schema, first.columns, strict=True):
+        text = pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or pa.types.is_binary(field.type)
+        if not text or pc.count_distinct(column).as_py() <= first.num_rows // 2:
+            names.append(field.name)
+    return names
 
 
 def _excel_value(value: Any) -> Any:

@@ -32,20 +32,19 @@ _BY_FILE_TYPE = {
 }
 
 
+# Extensions that say more than the detected type does.
+_REFINES = {"xlsx": {"xlsx", "xls"}, "json": {"json", "jsonl"}, "csv": {"csv"}, "parquet": {"parquet"}}
+
+
 def format_of(filename: str, file_type: str | None = None) -> str | None:
     """ "csv", "json", "jsonl", "xlsx", "xls", "parquet", "text", "image" or None."""
     suffix = PurePath(filename or "").suffix.lower()
-    kind = (file_type or "").lower()
-    if suffix in _IMAGE_EXTENSIONS or kind == "image":
+    detected = _BY_FILE_TYPE.get((file_type or "").lower())
+    if suffix in _IMAGE_EXTENSIONS or detected == "image":
         return "image"
-    if suffix in _BY_EXTENSION:
-        found = _BY_EXTENSION[suffix]
-        # A detected type wins over a misleading extension for data formats.
-        if kind in ("excel", "parquet", "json", "csv") and _BY_FILE_TYPE[kind] not in (
-            found,
-            "xlsx" if found == "xls" else found,
-        ):
-            if not (kind == "json" and found == "jsonl"):
-                return _BY_FILE_TYPE[kind]
-        return found
-    return _BY_FILE_TYPE.get(kind)
+    found = _BY_EXTENSION.get(suffix)
+    # A data format detected from the content wins over an extension that
+    # disagrees (a CSV named .txt), unless the extension is more precise.
+    if detected in _REFINES and found not in _REFINES[detected]:
+        return detected
+    return found or detected

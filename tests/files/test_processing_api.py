@@ -3,15 +3,17 @@ files/{id}/conversions, files/jobs/{id})."""
 
 import io
 import json
+from datetime import timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from files.conversions import conf as convert_conf
 from files.models import FileConversion, FilePreview, FileProcessingJob, FileStatus, FileUpload, ScanStatus, StoredBlob
-from files.processing_services import file_conversion_run
+from files.processing_services import JobBusy, file_conversion_run, file_jobs_requeue_stale
 from files.services import file_upload_delete
 from tests.files.processing_helpers import stored_file
 
@@ -304,3 +306,28 @@ def test_no_preview_is_made_for_a_file_that_fails_validation(alice_client, djang
 
     assert FileUpload.objects.get(pk=response.json()["id"]).status == FileStatus.FAILED
     assert not FilePreview.objects.exists()
+
+
+def test_a_redelivered_job_leaves_a_live_attempt_alone(alice_client, csv_file):
+    body = alice_client.post(f"/api/v1/files/{csv_file.pk}/conversions", {"target_format": "json"}).json()
+    FileProcessingJob.objects.filter(pk=body["job"]).update(status="running", attempts=1, heartbeat_at=timezone.now())
+
+    with pytest.raises(JobBusy):
+        file_conversion_run(job_id=body["job"])
+
+    assert FileProcessingJob.objects.get(pk=body["job"]).attempts == 1
+
+
+def test_a_job_whose_worker_went_silent_is_taken_over_and_finished(alice_client, csv_file):
+    body = alice_client.post(f"/api/v1/files/{csv_file.pk}/conversions", {"target_format": "json"}).json()
+    silent_since = timezone.now() - timedelta(seconds=convert_conf.JOB_STALE_SECONDS + 1)
+    FileProcessingJob.objects.filter(pk=body["job"]).update(
+        status="running", attempts=1, progress=40, heartbeat_at=silent_since
+    )
+
+    assert file_jobs_requeue_stale() == 1  # the beat job finds it and queues it again
+    file_conversion_run(job_id=body["job"])
+
+    job = FileProcessingJob.objects.get(pk=body["job"])
+    assert (job.status, job.attempts, job.progress) == ("completed", 2, 100)
+    assert FileUpload.objects.filter(source=csv_file).count() == 1
