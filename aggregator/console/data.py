@@ -12,6 +12,8 @@ so, instead of the whole dashboard failing.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import structlog
 from django.apps import apps
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, Min, Model, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
@@ -247,26 +249,59 @@ def queues_panel() -> dict[str, Any] | None:
 
 
 def dashboard_snapshot(*, now: datetime | None = None) -> dict[str, Any]:
-    """Every panel, computed now."""
+    """The database panels, computed now."""
     now = now or timezone.now()
     return {
         "generated_at": now,
         "files": files_panel(now=now),
         "logs": logs_panel(now=now),
         "alerts": alerts_panel(now=now),
-        "health": health_panel(),
-        "queues": queues_panel(),
     }
 
 
-CACHE_KEY = "console:dashboard:v1"
+CACHE_KEY = "console:dashboard:v2"
+# Health checks and queue depths talk to the broker, clamd and the workers
+# and can take their full timeouts (a second or two with no worker to answer
+# a ping). The page never waits for them: it shows the last answer and, when
+# that is older than conf.CACHE_SECONDS, asks again in a background thread.
+BACKGROUND_PANELS: dict[str, Callable[[], Any]] = {"health": health_panel, "queues": queues_panel}
+
+
+def _refresh_in_background(name: str) -> None:
+    key = f"console:panel:{name}"
+    # One refresh at a time across processes; the lock outlives a slow check.
+    if not cache.add(f"{key}:lock", 1, timeout=60):
+        return
+
+    def refresh() -> None:
+        try:
+            cache.set(key, {"value": BACKGROUND_PANELS[name](), "at": time.time()}, timeout=None)
+        except Exception as error:  # noqa: BLE001 — a failed refresh keeps the last answer
+            logger.warning("console_panel_refresh_failed", panel=name, error=str(error))
+        finally:
+            cache.delete(f"{key}:lock")
+            connections.close_all()
+
+    threading.Thread(target=refresh, name=f"console-{name}", daemon=True).start()
+
+
+def background_panel(name: str) -> tuple[Any, bool]:
+    """The last answer of a slow panel (None before the first) and whether
+    one is still on its way."""
+    entry = cache.get(f"console:panel:{name}")
+    if entry is None or time.time() - entry["at"] > conf.CACHE_SECONDS:
+        _refresh_in_background(name)
+    return (None, True) if entry is None else (entry["value"], False)
 
 
 def dashboard_cached() -> dict[str, Any]:
-    """The snapshot, reused for conf.CACHE_SECONDS across operators."""
+    """The snapshot, reused for conf.CACHE_SECONDS across operators, with the
+    latest health and queue answers."""
     snapshot = cache.get(CACHE_KEY)
     if snapshot is None:
         snapshot = dashboard_snapshot()
         if conf.CACHE_SECONDS > 0:
             cache.set(CACHE_KEY, snapshot, timeout=conf.CACHE_SECONDS)
+    for name in BACKGROUND_PANELS:
+        snapshot[name], snapshot[f"{name}_pending"] = background_panel(name)
     return snapshot

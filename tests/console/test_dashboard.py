@@ -1,10 +1,12 @@
 """The dashboard on the admin index: what it counts, how it draws, and that
 it costs a bounded number of queries, cached between operators."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -199,3 +201,15 @@ def test_it_counts_open_alerts_by_severity_and_names_the_oldest_unacknowledged(s
     page = staff_browser.get(reverse("admin:index")).content.decode()
     assert reverse("admin:monitoring_alert_change", args=[oldest.pk]) in page
     assert "firing for 1 h 30 min" in page
+
+
+def test_slow_panels_never_hold_the_page_and_show_their_answer_once_it_came(staff_browser):
+    first = data.dashboard_cached()
+    assert first["health_pending"] is True
+    for _ in range(100):
+        if cache.get("console:panel:health"):
+            break
+        time.sleep(0.1)
+    later = data.dashboard_cached()
+    assert later["health_pending"] is False
+    assert {"database", "cache"} <= {item["name"] for item in later["health"]["components"]}
