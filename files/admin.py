@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
+from aggregator.console.display import changelist_link
 from aggregator.exceptions import DomainError
 from files import services
 from files.models import FileStatus, FileUpload, StoredBlob
@@ -22,6 +23,7 @@ class FileUploadAdmin(admin.ModelAdmin):
         "progress_bar",
         "scan_status",
         "created_at",
+        "related",
     ]
     list_filter = ["status", "file_type", "scan_status", ("owner", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["filename", "sha256", "=id"]
@@ -49,6 +51,7 @@ class FileUploadAdmin(admin.ModelAdmin):
         "scan_result",
         "failure_reason",
         "report",
+        "related",
         "expires_at",
         "validation_started_at",
         "completed_at",
@@ -78,6 +81,16 @@ class FileUploadAdmin(admin.ModelAdmin):
     @admin.display(description="progress", ordering="progress")
     def progress_bar(self, obj: FileUpload) -> str:
         return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress, obj.progress)
+
+    @admin.display(description="related")
+    def related(self, obj: FileUpload) -> str:
+        # Links only (no queries): the console's cross-links from a file.
+        return format_html(
+            "{} · {} · {}",
+            changelist_link("files.fileprocessingjob", "jobs", file__id__exact=obj.pk),
+            changelist_link("files.fileconversion", "conversions", source__id__exact=obj.pk),
+            changelist_link("files.fileupload", "derived", source__id__exact=obj.pk),
+        )
 
     @admin.display(description="validation report")
     def report(self, obj: FileUpload) -> str:

@@ -25,15 +25,16 @@ READ_ONLY_OPERATORS = "read-only operators"
 
 # Apps whose models the console shows and operators run.
 CONSOLE_APPS = ["aggregator", "files", "monitoring", "search", "health", "django_celery_beat"]
-# Records of fact: logs, their archives, the alert audit trail and delivery
-# attempts. Operators act on them through services (archive, restore), never
-# by editing or deleting rows in the admin.
-FACT_MODELS = {
+# Records of fact: log lines, the alert audit trail and delivery attempts.
+# Operators only view them. Log archives are facts too, but restoring one is
+# an operator's action (it needs change_logarchive); deleting them is
+# retention's job.
+VIEW_ONLY_FACTS = {
     ("monitoring", "systemlog"),
-    ("monitoring", "logarchive"),
     ("monitoring", "alertaction"),
     ("monitoring", "notificationattempt"),
 }
+NO_DELETE_FACTS = VIEW_ONLY_FACTS | {("monitoring", "logarchive")}
 # Seen, not managed, by operators.
 VIEW_ONLY_EXTRA = [("auth", "user"), ("auth", "group")]
 
@@ -46,10 +47,12 @@ def _permissions_query(*, read_only: bool) -> Q:
         extra |= Q(content_type__app_label=app_label, content_type__model=model, codename=f"view_{model}")
     if read_only:
         return (console_apps & view_only) | extra
-    facts_changed = Q()
-    for app_label, model in FACT_MODELS:
-        facts_changed |= Q(content_type__app_label=app_label, content_type__model=model) & ~view_only
-    return (console_apps & ~facts_changed) | extra
+    refused = Q(pk__in=[])
+    for app_label, model in VIEW_ONLY_FACTS:
+        refused |= Q(content_type__app_label=app_label, content_type__model=model) & ~view_only
+    for app_label, model in NO_DELETE_FACTS:
+        refused |= Q(content_type__app_label=app_label, content_type__model=model, codename__startswith="delete_")
+    return (console_apps & ~refused) | extra
 
 
 def groups_grant_permissions(*, using: str = "default") -> None:

@@ -127,7 +127,9 @@ def _change_url(alert_id: int) -> str | None:
         return None
 
 
-def _health(panel: dict[str, Any]) -> dict[str, Any]:
+def _health(panel: dict[str, Any] | None) -> dict[str, Any]:
+    if panel is None:
+        return {"components": [], "page_url": admin_url("health_componenthealth_changelist")}
     return {
         **panel,
         "components": [{**item, "colour": STATUS_COLOURS.get(item["status"], "#777")} for item in panel["components"]],
@@ -159,5 +161,7 @@ def dashboard_context() -> dict[str, Any]:
         "logs": _logs(snapshot["logs"]),
         "alerts": _alerts(snapshot["alerts"]),
         "health": _health(snapshot["health"]),
+        "health_pending": snapshot["health_pending"],
         "queues": _queues(snapshot["queues"]),
+        "queues_pending": snapshot["queues_pending"],
     }

@@ -50,10 +50,24 @@ def _registered() -> list[str]:
     return sorted(f"{model._meta.app_label}.{model._meta.model_name}" for model in admin.site._registry)
 
 
+def _make_one(model, n: int):
+    """One row with its own required related rows, each made the same way,
+    so a recipe also holds for a row that only points at its model."""
+    concrete = model._meta.concrete_model
+    recipe = RECIPES.get(concrete._meta.label_lower)
+    values = recipe(n) if recipe else {}
+    for field in concrete._meta.fields:
+        if (field.many_to_one or field.one_to_one) and not field.null and field.name not in values:
+            related = field.related_model
+            if related is not concrete:
+                values[field.name] = _make_one(related, n)
+    return baker.make(concrete, **values)
+
+
 def _make(label: str, start: int, stop: int) -> None:
-    recipe = RECIPES.get(label)
+    model = next(m for m in admin.site._registry if m._meta.label_lower == label)
     for n in range(start, stop):
-        baker.make(label, **(recipe(n) if recipe else {}))
+        _make_one(model, n)
 
 
 def _queries(client, url: str) -> int:

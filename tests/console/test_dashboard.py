@@ -1,10 +1,12 @@
 """The dashboard on the admin index: what it counts, how it draws, and that
 it costs a bounded number of queries, cached between operators."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -164,3 +166,50 @@ def test_the_dashboard_is_hidden_from_anyone_but_staff(alice):
     html = Template("{% load console %}{% console_dashboard %}").render(Context({"request": request}))
     assert "console-dashboard" not in html
     assert get_user_model().objects.filter(is_staff=True).count() == 0
+
+
+def _alert(severity: str, status: str, minutes_ago: int, name: str):
+    from monitoring.models import Alert, AlertRule
+
+    rule = AlertRule.objects.create(name=name, metric="log_count", threshold=1, severity=severity)
+    now = timezone.now()
+    return Alert.objects.create(
+        rule=rule,
+        fingerprint=name,
+        severity=severity,
+        status=status,
+        message=f"{name} fired",
+        triggered_at=now - timedelta(minutes=minutes_ago),
+        last_seen_at=now,
+    )
+
+
+def test_it_counts_open_alerts_by_severity_and_names_the_oldest_unacknowledged(staff_browser):
+    _alert("critical", "active", 5, "api errors")
+    oldest = _alert("high", "active", 90, "failed files")
+    _alert("high", "acknowledged", 300, "disk")
+    _alert("low", "resolved", 600, "old news")
+
+    panel = data.alerts_panel(now=timezone.now())
+
+    rows = {row["severity"]: row for row in panel["by_severity"]}
+    assert (rows["critical"]["active"], rows["high"]["active"], rows["high"]["acknowledged"]) == (1, 1, 1)
+    assert rows["low"] == {"severity": "low", "active": 0, "acknowledged": 0}
+    assert panel["unacknowledged"] == 2
+    assert panel["oldest_unacknowledged"]["id"] == oldest.pk
+    assert panel["oldest_unacknowledged"]["rule"] == "failed files"
+    page = staff_browser.get(reverse("admin:index")).content.decode()
+    assert reverse("admin:monitoring_alert_change", args=[oldest.pk]) in page
+    assert "firing for 1 h 30 min" in page
+
+
+def test_slow_panels_never_hold_the_page_and_show_their_answer_once_it_came(staff_browser):
+    first = data.dashboard_cached()
+    assert first["health_pending"] is True
+    for _ in range(100):
+        if cache.get("console:panel:health"):
+            break
+        time.sleep(0.1)
+    later = data.dashboard_cached()
+    assert later["health_pending"] is False
+    assert {"database", "cache"} <= {item["name"] for item in later["health"]["components"]}

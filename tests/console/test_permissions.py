@@ -55,6 +55,8 @@ def test_operators_may_not_edit_or_delete_records_of_fact():
     assert "monitoring.change_systemlog" not in operators
     assert "monitoring.delete_systemlog" not in operators
     assert "monitoring.delete_logarchive" not in operators
+    # Restoring an archive is an operator's action on it.
+    assert "monitoring.change_logarchive" in operators
 
 
 def test_operators_see_users_but_do_not_manage_them():
