@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it counts and times every request (health/HEALTH.md).
+    "health.middleware.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "aggregator.middleware.CorrelationIdMiddleware",
@@ -262,7 +264,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ["default", "files", "conversions", "archives", "alerts", "notifications"]
 CELERY_TASK_ROUTES = {
     # Globs over task names, first match wins.
-    "files.*convert*": {"queue": "conversions"},
+    "files.*conver*": {"queue": "conversions"},
     "files.*": {"queue": "files"},
     "monitoring.*archive*": {"queue": "archives"},
     "monitoring.*notif*": {"queue": "notifications"},

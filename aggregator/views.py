@@ -7,6 +7,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from aggregator import filters, selectors, serializers, services
 from aggregator.api import IsOwnerOrStaff
+from aggregator.cache import CachedResponseMixin
 
 
 class TokenView(ObtainAuthToken):
@@ -17,10 +18,12 @@ class TokenView(ObtainAuthToken):
     throttle_scope = "auth"
 
 
-class EntityViewSet(viewsets.ModelViewSet):
+class EntityViewSet(CachedResponseMixin, viewsets.ModelViewSet):
     """CRUD for one core entity: reads through a selector scoped to the
-    caller (another user's object is a 404), writes through the services."""
+    caller (another user's object is a 404), writes through the services.
+    Reads are cached per caller; any core write invalidates (see apps.py)."""
 
+    cache_scope = "core"
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
     selector = None
     search_fields = ["name", "description"]

@@ -137,3 +137,6 @@ class StoredBlobAdmin(admin.ModelAdmin):
     @admin.display(description="size", ordering="size")
     def readable_size(self, obj: StoredBlob) -> str:
         return filesizeformat(obj.size)
+
+
+from files import processing_admin  # noqa: E402, F401  (processing admin and the operators' upload page)

@@ -9,4 +9,9 @@ SCHEDULES = [
         task="files.tasks.file_uploads_requeue_stuck_task",
         every_seconds=300,
     ),
+    Schedule(
+        name="files: re-queue stale processing jobs",
+        task="files.processing_tasks.file_jobs_requeue_stale_task",
+        every_seconds=60,
+    ),
 ]

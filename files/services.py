@@ -271,16 +271,20 @@ def file_upload_append(
             hasher = ResumableSha256.of_prefix(handle, offset)
         written, hasher, error = _receive(handle, offset, stream, content_length, upload.size, hasher, checksum)
         new_offset = offset + written
+        expires = _expiry()
         updated = FileUpload.objects.filter(pk=upload.pk, status=FileStatus.UPLOADING, offset=offset).update(
             offset=new_offset,
             progress=_progress(new_offset, upload.size),
             hash_state=hasher.state(),
-            expires_at=_expiry(),
+            expires_at=expires,
             updated_at=timezone.now(),
         )
         if not updated:
             raise Gone("This upload was terminated while receiving data.")
-        upload.refresh_from_db()
+        upload.offset = new_offset
+        upload.progress = _progress(new_offset, upload.size)
+        upload.hash_state = hasher.state()
+        upload.expires_at = expires
         if error is not None:
             raise error
         if upload.offset == upload.size:

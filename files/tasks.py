@@ -20,3 +20,6 @@ def file_uploads_expire_task() -> int:
 @shared_task(acks_late=True, name="files.tasks.file_uploads_requeue_stuck_task")
 def file_uploads_requeue_stuck_task() -> int:
     return services.file_uploads_requeue_stuck()
+
+
+from files.processing_tasks import file_conversion_run_task, file_jobs_requeue_stale_task, file_preview_generate_task  # noqa: E402, F401, I001

@@ -34,4 +34,8 @@ cat <<MSG
 
 MSG
 export PORT="$port"
+# Web and worker processes share one folder for Prometheus samples, so a
+# scrape adds up every process (see docs/HEALTH.md).
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 exec "$bin/honcho" start -f Procfile

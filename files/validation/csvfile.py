@@ -20,21 +20,19 @@ def _dialect(text_sample: str, extension: str) -> type[csv.Dialect] | csv.Dialec
         return csv.excel
 
 
-class _Lines:
-    """Decodes a binary file line by line, remembering the physical line
-    number, so a decoding error names the right line."""
-
-    def __init__(self, handle, encoding: str) -> None:
-        self.handle = handle
-        self.decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        self.line = 0
-
-    def __iter__(self):
-        limit = conf.CSV_MAX_FIELD_SIZE + 1  # bounded even without newlines
-        while raw := self.handle.readline(limit):
-            self.line += 1
-            yield self.decoder.decode(raw)
-        yield self.decoder.decode(b"", final=True)
+def _decode_error_line(path: Path, encoding: str) -> int:
+    """The physical line of the first undecodable byte. The fast path decodes
+    in large blocks and cannot tell; this rare path re-reads to find out."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    line = 1
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return line + block[: exc.start].count(b"\n")
+            line += block.count(b"\n")
+    return line
 
 
 def _looks_numeric(value: str) -> bool:
@@ -58,16 +56,8 @@ def check_csv(path: Path, *, extension: str = "csv") -> dict[str, Any]:
     problems: list[dict[str, Any]] = []
     rows = 0
     columns = 0
-    if encoding.startswith("utf-16"):
-        handle = open(path, encoding=encoding, newline="", errors="strict")
-        lines = None
-        source = handle
-    else:
-        handle = open(path, "rb")
-        lines = _Lines(handle, encoding)
-        source = iter(lines)
-    with handle:
-        reader = csv.reader(source, dialect)
+    with open(path, encoding=encoding, newline="", errors="strict") as handle:
+        reader = csv.reader(handle, dialect)
         try:
             header = next(reader, None)
             if not header or not any(field.strip() for field in header):
@@ -88,8 +78,8 @@ def check_csv(path: Path, *, extension: str = "csv") -> dict[str, Any]:
                     if len(problems) >= conf.CSV_MAX_PROBLEMS:
                         break
         except UnicodeDecodeError as exc:
-            where = f"line {lines.line}" if lines else f"row {reader.line_num + 1}"
-            raise CheckFailed(f"invalid {encoding} at {where}: {exc.reason}") from None
+            line = _decode_error_line(path, encoding)
+            raise CheckFailed(f"invalid {encoding} at line {line}: {exc.reason}", line=line) from None
         except csv.Error as exc:
             raise CheckFailed(f"malformed CSV at row {reader.line_num}: {exc}") from None
     facts = {"encoding": encoding, "delimiter": getattr(dialect, "delimiter", ","), "columns": columns, "rows": rows}

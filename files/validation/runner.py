@@ -11,6 +11,7 @@ import structlog
 
 from files import clamav, conf, services, storage
 from files.models import FileType, FileUpload, ScanStatus
+from files.processing_services import file_preview_queue
 from files.validation import detect
 from files.validation.archive import check_archive
 from files.validation.csvfile import check_csv, check_text
@@ -124,3 +125,5 @@ def file_upload_validate(*, upload_id: str) -> None:
         scan_result=scan_result,
         quarantine=infected,
     )
+    if report.passed and not infected:
+        file_preview_queue(upload_id=upload.pk)

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.request import Request
@@ -17,7 +19,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from aggregator.exceptions import Conflict, InvalidInput
-from monitoring.logs import archives, conf, selectors, services, tasks
+from monitoring.logs import archives, capture, conf, selectors, services, tasks
 from monitoring.logs.filters import SystemLogFilter
 from monitoring.logs.serializers import (
     ArchiveRequestSerializer,
@@ -85,20 +87,26 @@ class LogSearchView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=LogSearchSerializer, responses=SystemLogSerializer(many=True))
     def post(self, request: Request) -> Response:
         body = LogSearchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         search = body.to_search()
         limit = body.validated_data.get("limit") or conf.SEARCH_DEFAULT_LIMIT
         offset = body.validated_data["offset"]
-        queryset = selectors.log_search(search)
-        count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
-        if cursor := body.validated_data.get("cursor"):
+        queryset = page = selectors.log_search(search)
+        cursor = body.validated_data.get("cursor")
+        if cursor:
             moment, pk = _decode_cursor(cursor)
-            queryset = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
+            page = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
             offset = 0
-        rows = list(queryset.select_related(None)[offset : offset + limit + 1])
+        rows = list(page[offset : offset + limit + 1])
         more, rows = len(rows) > limit, rows[:limit]
+        if not more and not offset and not cursor:
+            # The whole result is on this page: no second query to count it.
+            count, exact = len(rows), True
+        else:
+            count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
         next_cursor = _encode_cursor(rows[-1]) if more and rows and search.order != "relevance" else None
         return Response(
             {
@@ -144,15 +152,20 @@ class RecentErrorsView(generics.ListAPIView):
 class StatisticsView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(parameters=[TimeRangeQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         params = TimeRangeQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(selectors.log_statistics(**params.validated_data))
+        statistics = selectors.log_statistics(**params.validated_data)
+        # How the platform's own capture is doing: lines lost show up here.
+        statistics["capture"] = {**capture.capture_stats(), "dropped_total": capture.dropped_total()}
+        return Response(statistics)
 
 
 class ErrorTrendView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(parameters=[ErrorTrendQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         params = ErrorTrendQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -164,6 +177,7 @@ class ArchiveView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=ArchiveRequestSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         body = ArchiveRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -182,6 +196,7 @@ class ArchiveCleanupView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def delete(self, request: Request) -> Response:
         deleted = archives.log_archive_cleanup(now=timezone.now())
         return Response({"deleted": deleted})
@@ -210,6 +225,7 @@ class ArchiveRestoreView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         archive = get_object_or_404(selectors.log_archive_list(), pk=pk)
         if archive.status != LogArchive.Status.COMPLETE:

@@ -1,6 +1,7 @@
 """Stock tus clients against a live server: the real tuspy client and raw
 HTTP, including interrupted uploads that resume from the server's offset."""
 
+import fcntl
 import hashlib
 import socket
 import threading
@@ -108,10 +109,22 @@ class SlowBody:
     def read(self, size: int = -1) -> bytes:
         if self.pos:
             self.started.set()
-            time.sleep(0.01)
+            time.sleep(0.02)
         block = self.data[self.pos : self.pos + min(size if size > 0 else 8192, 8192)]
         self.pos += len(block)
         return block
+
+
+def wait_until_locked(path: str, thread: threading.Thread) -> None:
+    """Until the slow PATCH holds the upload's lock (or has already finished)."""
+    with open(path, "rb") as handle:
+        while thread.is_alive():
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            time.sleep(0.002)
 
 
 def test_concurrent_patches_to_one_upload_are_serialised(tus, source, token, monkeypatch):
@@ -134,6 +147,7 @@ def test_concurrent_patches_to_one_upload_are_serialised(tus, source, token, mon
     thread = threading.Thread(target=slow)
     thread.start()
     started.wait()
+    wait_until_locked(FileUpload.objects.get().temp_path, thread)
     results["fast"] = requests.patch(uploader.url, data=chunk, headers=headers).status_code
     thread.join()
     assert results == {"slow": 204, "fast": 409}

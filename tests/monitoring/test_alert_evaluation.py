@@ -255,3 +255,14 @@ def test_auto_resolve_notifies_every_channel_that_heard_the_firing(
     ]
     resolved = http_target.requests[1].json()["data"]["alert"]
     assert resolved["id"] == alert.pk and resolved["status"] == "resolved"
+
+
+def test_an_alert_left_under_old_labels_resolves_when_the_condition_clears(test_metric):
+    rule = make_rule(labels={"env": "prod"})
+    test_metric.set(50)
+    old = evaluate(rule).alert
+    AlertRule.objects.filter(pk=rule.pk).update(labels={"env": "production"})
+    test_metric.set(1)
+    evaluate(rule)
+    old.refresh_from_db()
+    assert old.status == "resolved" and old.resolved_automatically

@@ -207,6 +207,7 @@ def test_statistics_count_by_level_source_and_hour(staff_client, logs):
     assert body["by_hour"] == [{"hour": "2026-03-01T12:00:00Z", "count": 6, "errors": 3}]
     assert body["with_exception"] == 1
     assert body["http"] == {"requests": 3, "server_errors": 1}
+    assert set(body["capture"]) == {"queued", "written", "dropped", "failed", "dropped_total"}
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from aggregator.exceptions import Conflict
 from monitoring.alerts.services.audit import action_record
@@ -103,8 +104,6 @@ def _step(*, alert: Alert, now: datetime, actor, source: str, manual: bool) -> N
 
 def alert_escalate(*, alert: Alert, actor, source: str = "api", now: datetime | None = None) -> Alert:
     """By hand: notify the next level now."""
-    from django.utils import timezone
-
     now = now or timezone.now()
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert.pk)

@@ -224,7 +224,7 @@ def rule_evaluate(
         else:
             AlertRule.objects.filter(pk=rule.pk).update(last_evaluated_at=now, last_value=value, last_error=error)
         return Evaluation(value=value, fired=False, alert=None, state=RuleState.INACTIVE, error=error)
-    to_resolve: Alert | None = None
+    to_resolve: list[Alert] = []
     with transaction.atomic():
         rule = AlertRule.objects.select_for_update(of=("self",)).select_related("escalation_policy").get(pk=rule.pk)
         if not rule.is_active:
@@ -259,7 +259,11 @@ def rule_evaluate(
                 alert = _open_alert(rule)
             else:
                 rule.state = RuleState.INACTIVE
-                to_resolve = _open_alert(rule)
+                # Every open alert of the rule, including one left under an
+                # older label set (its labels were edited since it fired).
+                to_resolve = list(
+                    Alert.objects.filter(rule=rule, status__in=[AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED])
+                )
         rule.save(
             update_fields=[
                 "last_evaluated_at",
@@ -270,8 +274,11 @@ def rule_evaluate(
                 "state",
             ]
         )
-        if to_resolve is not None:
-            alert_resolve(alert=to_resolve, automatic=True)
+        for stale in to_resolve:
+            try:
+                alert_resolve(alert=stale, automatic=True)
+            except Conflict:
+                pass  # An operator resolved it a moment ago; nothing left to do.
     return Evaluation(value=value, fired=alert is not None, alert=alert, state=rule.state, error=rule.last_error)
 
 

@@ -1,0 +1,108 @@
+"""Format conversions between csv, json, jsonl, xlsx and parquet.
+
+Pure and streaming: a reader yields pyarrow RecordBatches, a writer appends
+them to the target, and only one batch is in memory at a time. No ORM here;
+the processing service runs this inside a FileProcessingJob.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from files.conversions import conf
+from files.conversions.errors import ConversionError
+from files.conversions.readers import open_reader
+from files.conversions.writers import open_writer
+
+SOURCES = frozenset({"csv", "json", "jsonl", "xlsx", "xls", "parquet"})
+TARGETS = ("csv", "json", "jsonl", "xlsx", "parquet")
+EXTENSIONS = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "xlsx": ".xlsx", "parquet": ".parquet"}
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+Progress = Callable[[int, int], None]
+
+__all__ = ["ConversionError", "ConversionResult", "SOURCES", "TARGETS", "conversion_check", "convert"]
+
+
+@dataclass
+class ConversionResult:
+    rows: int
+    columns: list[str]
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "columns": self.columns}
+
+
+def conversion_check(*, source_fmt: str | None, target_fmt: str, path: Path | None = None) -> None:
+    """Refuses, before any work is queued, what cannot succeed.
+
+    Cheap checks only: formats, and Excel's row limit when the source knows
+    its row count without being read (Parquet's footer).
+    """
+    if target_fmt not in TARGETS:
+        raise ConversionError(f"Unsupported target format {target_fmt!r}; choose one of {', '.join(TARGETS)}.")
+    if source_fmt not in SOURCES:
+        raise ConversionError(f"Files of this type ({source_fmt or 'unknown'}) cannot be converted.")
+    if source_fmt == target_fmt:
+        raise ConversionError(f"The file is already {target_fmt}.")
+    if target_fmt == "xlsx" and source_fmt == "parquet" and path is not None:
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise ConversionError(f"Not a readable Parquet file: {exc}") from None
+        if rows + 1 > conf.XLSX_MAX_ROWS:
+            raise ConversionError(_too_many_rows(rows))
+
+
+def convert(
+    source: Path,
+    *,
+    source_fmt: str,
+    target: Path,
+    target_fmt: str,
+    progress: Progress | None = None,
+    sheet: str | None = None,
+) -> ConversionResult:
+    """Converts `source` into a new file at `target` (which the caller owns,
+    and removes if this raises)."""
+    conversion_check(source_fmt=source_fmt, target_fmt=target_fmt, path=Path(source))
+    reader = open_reader(Path(source), source_fmt, sheet=sheet)
+    if target_fmt == "xlsx" and reader.total_rows is not None and reader.total_rows + 1 > conf.XLSX_MAX_ROWS:
+        raise ConversionError(_too_many_rows(reader.total_rows))
+    writer = open_writer(Path(target), target_fmt, reader.schema)
+    try:
+        for batch in reader:
+            writer.write(batch)
+            if progress is not None:
+                progress(reader.done, reader.total)
+    except BaseException as exc:
+        _close_quietly(writer)
+        if isinstance(exc, pa.ArrowException):
+            raise ConversionError(f"Conversion failed: {exc}") from None
+        raise
+    writer.close()
+    if progress is not None:
+        progress(reader.total, reader.total)
+    return ConversionResult(rows=writer.rows, columns=list(reader.schema.names))
+
+
+def _close_quietly(writer) -> None:
+    # The output is discarded anyway; a failing close must not hide the
+    # error that stopped the conversion.
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _too_many_rows(rows: int) -> str:
+    return f"{rows:,} rows is over Excel's limit of {conf.XLSX_MAX_ROWS:,} rows per sheet (header included)."

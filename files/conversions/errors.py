@@ -1,0 +1,2 @@
+class ConversionError(Exception):
+    """The conversion cannot be done; the message says why, for the client."""

@@ -1,0 +1,38 @@
+"""Counts and times every HTTP request for the Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from health.metrics.instruments import HTTP_LATENCY, HTTP_REQUESTS
+from health.metrics.pool import publish_pool_stats
+
+# Any other method becomes "other", so a client cannot mint label values.
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+class PrometheusMiddleware:
+    """First in MIDDLEWARE, so it times the whole stack.
+
+    Requests are labelled by Django view name (the URL pattern, never the
+    raw path) so that ids in URLs cannot blow up the number of series;
+    paths that match no pattern share the view name "unmatched".
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name if match else None) or "unmatched"
+        method = request.method if request.method in _METHODS else "other"
+        HTTP_REQUESTS.labels(view, method, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(view, method).observe(elapsed)
+        publish_pool_stats()
+        return response

@@ -1,0 +1,142 @@
+"""health/metrics: Prometheus text for staff or the metrics token."""
+
+import shutil
+import subprocess
+
+import pytest
+from celery import shared_task
+from prometheus_client import REGISTRY
+
+from health import conf, sources
+from tests.services import REQUIRE_SERVICES
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "metrics-token-for-tests"
+
+
+@shared_task(name="tests.health.add")
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@shared_task(name="tests.health.boom")
+def boom() -> None:
+    raise RuntimeError("this task always fails")
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(monkeypatch):
+    monkeypatch.setattr(conf, "METRICS_TOKEN", TOKEN)
+
+
+def scrape(client) -> str:
+    response = client.get("/api/v1/health/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    return response.content.decode()
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_it_asks_anonymous_callers_to_authenticate(anon_client):
+    assert anon_client.get("/api/v1/health/metrics").status_code == 401
+
+
+def test_it_refuses_users_who_are_not_staff(alice_client):
+    assert alice_client.get("/api/v1/health/metrics/").status_code == 403
+
+
+def test_staff_may_read_metrics(staff_client):
+    assert staff_client.get("/api/v1/health/metrics").status_code == 200
+
+
+def test_it_counts_requests_by_view_method_and_status(anon_client, alice_client):
+    labels = {"view": "pipeline-list", "method": "GET", "status": "200"}
+    before = sample("aggregator_http_requests_total", **labels)
+    latency_before = sample("aggregator_http_request_duration_seconds_count", view="pipeline-list", method="GET")
+    for _ in range(3):
+        assert alice_client.get("/api/v1/pipelines/").status_code == 200
+    assert anon_client.get("/api/v1/pipelines/").status_code == 401
+    assert sample("aggregator_http_requests_total", **labels) == before + 3
+    assert sample("aggregator_http_requests_total", view="pipeline-list", method="GET", status="401") >= 1
+    assert sample("aggregator_http_request_duration_seconds_count", view="pipeline-list", method="GET") >= (
+        latency_before + 4
+    )
+
+
+def test_paths_that_match_no_view_share_one_label(anon_client):
+    before = sample("aggregator_http_requests_total", view="unmatched", method="GET", status="404")
+    anon_client.get("/api/v1/no-such-thing/12345")
+    anon_client.get("/api/v1/no-such-thing/67890")
+    assert sample("aggregator_http_requests_total", view="unmatched", method="GET", status="404") == before + 2
+
+
+def test_it_counts_task_outcomes_and_durations():
+    success = sample("aggregator_celery_tasks_total", task="tests.health.add", state="SUCCESS")
+    failure = sample("aggregator_celery_tasks_total", task="tests.health.boom", state="FAILURE")
+    durations = sample("aggregator_celery_task_duration_seconds_count", task="tests.health.add")
+    assert add.apply(args=(1, 2)).get() == 3
+    boom.apply(throw=False)
+    assert sample("aggregator_celery_tasks_total", task="tests.health.add", state="SUCCESS") == success + 1
+    assert sample("aggregator_celery_tasks_total", task="tests.health.boom", state="FAILURE") == failure + 1
+    assert sample("aggregator_celery_task_duration_seconds_count", task="tests.health.add") == durations + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_exports_platform_state_and_process_metrics(anon_client, alice):
+    # Checks run in their own threads (own connections): the user must be
+    # committed for them to count it.
+    text = scrape(anon_client)
+    for name in (
+        'aggregator_health_check_status{check="database"} 1.0',
+        "aggregator_db_latency_seconds ",
+        "aggregator_db_pending_migrations 0.0",
+        'aggregator_celery_queue_depth{queue="files"} 0.0',
+        "aggregator_users_active 1.0",
+        "aggregator_pipelines_active 0.0",
+        "aggregator_storage_free_bytes ",
+        "aggregator_system_memory_used_ratio ",
+        "process_resident_memory_bytes ",
+    ):
+        assert name in text, name
+
+
+def test_it_exports_file_alert_and_log_figures_once_those_apps_provide_them(anon_client, monkeypatch):
+    monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "tests.health.fake_sources.file_counts_by_status")
+    monkeypatch.setattr(sources, "BYTES_STORED", "tests.health.fake_sources.bytes_stored")
+    monkeypatch.setattr(sources, "ALERT_COUNTS", "tests.health.fake_sources.alert_counts_by_severity_and_status")
+    monkeypatch.setattr(sources, "LOG_DROPS", "tests.health.fake_sources.dropped_total")
+    text = scrape(anon_client)
+    assert 'aggregator_files{status="completed"} 3.0' in text
+    assert 'aggregator_files{status="failed"} 1.0' in text
+    assert "aggregator_files_stored_bytes 12345.0" in text
+    assert 'aggregator_alerts{severity="critical",status="active"} 2.0' in text
+    assert "aggregator_log_capture_dropped_total 7.0" in text
+
+
+def test_a_source_whose_app_is_missing_is_left_out(anon_client, monkeypatch):
+    monkeypatch.setattr(sources, "FILE_COUNTS_BY_STATUS", "no_such_app.selectors.file_counts_by_status")
+    assert sources.files_by_status() is None
+    assert "aggregator_files{" not in scrape(anon_client)
+
+
+def promtool_or_skip() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("promtool is missing (Debian package `prometheus`)")
+        pytest.skip("promtool is not installed (Debian package `prometheus`)")
+    return path
+
+
+def test_promtool_accepts_the_output(anon_client, alice_client):
+    promtool = promtool_or_skip()
+    alice_client.get("/api/v1/pipelines/")
+    add.apply(args=(2, 2))
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=scrape(anon_client).encode(), capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -1,0 +1,94 @@
+"""Metrics under gunicorn with several workers (prometheus-client's
+multiprocess mode): a request counted in one worker is neither lost nor
+counted twice, whichever worker answers the scrape, and a worker that dies
+takes none of its counts with it."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import _test_database_url
+from tests.health.conftest import free_port_in_range
+from tests.services import REQUIRE_SERVICES
+
+TOKEN = "multiprocess-metrics-token"
+REQUESTS = 300
+LIVE_COUNTER = re.compile(
+    r'^aggregator_http_requests_total\{method="GET",status="200",view="health-live"\} (\S+)$', re.M
+)
+
+
+def live_count(text: str) -> float:
+    found = LIVE_COUNTER.search(text)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.fixture
+def two_worker_server(gunicorn, transactional_db, tmp_path):
+    return gunicorn(
+        free_port_in_range(8601),
+        workers=2,
+        DATABASE_URL=_test_database_url(),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        METRICS_TOKEN=TOKEN,
+    )
+
+
+def scrape(server) -> str:
+    status, body, _ = server.get("/api/v1/health/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    return body.decode()
+
+
+def test_a_counter_is_exact_across_workers_and_survives_a_dead_worker(two_worker_server):
+    server = two_worker_server
+    # wait_ready() already asked live until it answered: count from here.
+    baseline = live_count(scrape(server))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: server.get("/api/v1/health/live")[0], range(REQUESTS)))
+    assert statuses == [200] * REQUESTS
+
+    # Both workers served and wrote their own sample files.
+    folder = Path(server.env["PROMETHEUS_MULTIPROC_DIR"])
+    writers = {path.stem.rpartition("_")[2] for path in folder.glob("counter_*.db")}
+    assert len(writers) >= 2, writers
+
+    # Every scrape, whichever worker answers it, sees exactly the total.
+    for _ in range(6):
+        assert live_count(scrape(server)) == baseline + REQUESTS
+
+    # A worker killed outright is replaced; its counts stay counted.
+    workers = psutil.Process(server.process.pid).children()
+    victim = workers[0].pid
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        current = {child.pid for child in psutil.Process(server.process.pid).children()}
+        if victim not in current and len(current) == 2:
+            break
+        time.sleep(0.2)
+    assert victim not in {child.pid for child in psutil.Process(server.process.pid).children()}
+    for _ in range(4):
+        assert live_count(scrape(server)) == baseline + REQUESTS
+
+
+def test_promtool_accepts_the_multiprocess_output(two_worker_server):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("promtool is missing (Debian package `prometheus`)")
+        pytest.skip("promtool is not installed (Debian package `prometheus`)")
+    text = scrape(two_worker_server)
+    assert "aggregator_process_resident_memory_bytes{" in text
+    assert 'role="master"' in text and 'role="worker"' in text
+    result = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

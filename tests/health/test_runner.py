@@ -1,0 +1,83 @@
+"""The runner: checks run concurrently, each within its timeout, at most
+one run per check at a time, results reused for a short while."""
+
+import threading
+import time
+
+import pytest
+
+from health import conf, runner
+from health.checks import Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hung_cache(settings, hang_server):
+    """The cache pointed at a Redis that accepts and never answers."""
+    server = hang_server()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{server.port}/0",
+            # Longer than the check timeout: the runner must not wait for it.
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 30, "SOCKET_TIMEOUT": 30},
+        }
+    }
+    # The settings fixture resets Django's cache handlers on change and undo.
+    return server
+
+
+def test_a_hung_dependency_fails_its_check_at_the_timeout(hung_cache, monkeypatch):
+    monkeypatch.setattr(conf, "CHECK_TIMEOUT", 0.5)
+    cache, database = runner.run_checks(["cache", "database"])
+    assert cache.status is Status.FAIL
+    assert cache.output == "no answer within 0.5 s"
+    # The other check, run at the same time, is unaffected.
+    assert database.status is Status.PASS
+    # It failed while the dependency still held the request unanswered.
+    assert hung_cache.wait_for_connections(1) == 1
+
+
+def test_a_check_still_hanging_is_not_started_again(hung_cache, monkeypatch):
+    monkeypatch.setattr(conf, "CHECK_TIMEOUT", 0.3)
+    for _ in range(3):
+        assert runner.run_checks(["cache"])[0].status is Status.FAIL
+    # Three callers, one run: they all waited on the same thread.
+    assert len([thread for thread in threading.enumerate() if thread.name == "health-cache"]) == 1
+    assert hung_cache.wait_for_connections(1) == 1
+
+
+def test_concurrent_checks_take_the_time_of_the_slowest_not_the_sum(hung_cache, monkeypatch, settings, hang_server):
+    """GIVEN two hung dependencies, WHEN both are checked, THEN both time
+    out together: the checks ran side by side."""
+    monkeypatch.setattr(conf, "CHECK_TIMEOUT", 0.5)
+    monkeypatch.setattr(conf, "CLAMAV_URL", f"tcp://127.0.0.1:{hang_server().port}")
+    started = time.monotonic()
+    cache, clamav = runner.run_checks(["cache", "clamav"])
+    elapsed = time.monotonic() - started
+    assert cache.output == "no answer within 0.5 s"
+    assert clamav.output == "no answer within 0.5 s"
+    assert elapsed < 1.0 + 0.5  # one timeout plus slack, where in turn would take two
+
+
+def test_an_exception_in_a_check_is_a_failed_check_not_an_error(settings, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    settings.MEDIA_ROOT = blocker / "media"
+    (storage,) = runner.run_checks(["storage"])
+    assert storage.status is Status.FAIL
+    assert "not writable" in storage.output
+
+
+def test_a_finished_result_is_reused_until_it_expires(monkeypatch):
+    monkeypatch.setattr(conf, "CACHE_SECONDS", 0.2)
+    first = runner.run_checks(["system"])[0]
+    assert runner.run_checks(["system"])[0] is first
+    time.sleep(0.3)
+    assert runner.run_checks(["system"])[0] is not first
+
+
+def test_use_cache_false_runs_again():
+    first = runner.run_checks(["system"])[0]
+    assert runner.run_checks(["system"], use_cache=False)[0] is not first
