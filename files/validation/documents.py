@@ -69,7 +69,9 @@ def check_image(path: Path) -> dict[str, Any]:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise CheckFailed(f"decompression bomb refused: {exc}") from None
         except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError...
-            raise CheckFailed(f"not a readable image: {str(exc)[:200]}") from None
+            # Pillow names the file it read: our storage path, not the user's.
+            message = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip()
+            raise CheckFailed(f"not a readable image: {message[:200]}") from None
     return {"format": image_format, "width": width, "height": height}
 
 

@@ -1,6 +1,7 @@
 """The alerts API: staff only, thin viewsets over selectors and services."""
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -95,8 +96,9 @@ class AlertViewSet(StaffViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         actions = selectors.alert_history(alert=self.get_object())
         return Response(serializers.AlertActionSerializer(actions, many=True).data)
 
-    @extend_schema(parameters=[serializers.StatisticsQuerySerializer])
-    @action(detail=False, methods=["get"], filter_backends=[])
+    # A free-form summary, not an Alert (the viewset's serializer).
+    @extend_schema(parameters=[serializers.StatisticsQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def statistics(self, request):
         query = serializers.StatisticsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
