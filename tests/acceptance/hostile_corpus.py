@@ -35,6 +35,8 @@ class Case:
     needs_scanner: bool = False
     # Python heap allowed beyond 3x the file's size (None: the default).
     max_heap: int | None = None
+    # A known bug, reported; the case xfails until it is fixed.
+    known_bug: str = ""
 
 
 # --- builders ------------------------------------------------------------------
@@ -397,7 +399,7 @@ CASES: list[Case] = [
     Case("csv formula injection", "formulas.csv", csv_formula, "completed"),
     # Legacy encodings are common in exported CSVs; undecodable bytes are tolerated.
     Case("csv invalid utf-8", "latin.csv", invalid_utf8_csv, "completed"),
-    Case("csv mixed line endings", "mixed.csv", mixed_line_endings_csv, "failed", ("malformed", "new-line")),
+    Case("csv mixed line endings", "mixed.csv", mixed_line_endings_csv, "completed"),
     Case("csv unbalanced quotes", "quotes.csv", csv_unbalanced_quotes, "failed", BAD_CONTENT + ("column",)),
     Case(
         "csv giant field",
@@ -419,13 +421,31 @@ CASES: list[Case] = [
     # json
     Case("json deeply nested", "deep.json", deep_json, "failed", ("depth", "deep", "nest") + BAD_CONTENT),
     # A million-digit number is valid JSON; converters must cope (see the report).
-    Case("json giant number", "big.json", giant_number_json, "completed"),
-    Case("json giant exponent", "exp.json", giant_exponent_json, "completed"),
+    Case(
+        "json giant number",
+        "big.json",
+        giant_number_json,
+        "completed",
+        known_bug="the JSON preview crashes storing Infinity, a huge int or a lone surrogate in its JSON column",
+    ),
+    Case(
+        "json giant exponent",
+        "exp.json",
+        giant_exponent_json,
+        "completed",
+        known_bug="the JSON preview crashes storing Infinity, a huge int or a lone surrogate in its JSON column",
+    ),
     Case("json nan", "nan.json", nan_json, "failed", BAD_CONTENT + ("nan",)),
     Case("json duplicate keys", "dup.json", duplicate_keys_json, "completed"),
     Case("json truncated", "cut.json", truncated_json, "failed", BAD_CONTENT + ("complete", "ends")),
     Case("json with bom", "bom.json", bom_json, "completed"),
-    Case("json lone surrogate", "sur.json", lone_surrogate_json, "completed"),
+    Case(
+        "json lone surrogate",
+        "sur.json",
+        lone_surrogate_json,
+        "completed",
+        known_bug="the JSON preview crashes storing Infinity, a huge int or a lone surrogate in its JSON column",
+    ),
     Case("jsonl with a bad line", "lines.jsonl", jsonl_mixed, "failed", BAD_CONTENT + ("line",)),
     # office and columnar
     Case("xlsx valid", "book.xlsx", xlsx_bytes, "completed"),
