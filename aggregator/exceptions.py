@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -72,6 +73,11 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return Response({"detail": exc.detail, **exc.extra}, status=exc.status_code)
+    if isinstance(exc, DataError):
+        # The database refused a value the parsers let through (a date with
+        # a time-zone offset PostgreSQL cannot represent, a number out of
+        # range): the client's input, so a 400 rather than a 500.
+        return Response({"detail": f"A value is out of range: {str(exc).splitlines()[0]}"}, status=400)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"detail": f"Request body is larger than the {limit} byte limit."}, status=413)

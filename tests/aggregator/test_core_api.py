@@ -171,3 +171,14 @@ def test_the_schema_validates_without_warnings():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+@pytest.mark.parametrize(
+    "when", ["0503-06-10T08:21:28-18:38", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"]
+)
+def test_an_out_of_range_date_filter_is_a_client_error(alice_client, when):
+    response = alice_client.get("/api/v1/connectors/", {"created_after": when})
+    # SQLite compares the text and answers; PostgreSQL refuses the value.
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "out of range" in response.json()["detail"]
