@@ -10,7 +10,8 @@ from files.processing_services import file_jobs_requeue_stale
 from tests.files.processing_helpers import stored_file
 
 
-def wait_for(predicate, timeout: float = 120, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 600, interval: float = 0.05):
+    """Polls until true; the bound only stops a hung test (two shared cores can be slow)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
