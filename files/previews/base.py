@@ -102,19 +102,40 @@ def infer_type(values: list[Any]) -> str:
     return "string"
 
 
+def _safe_text(text: str) -> str:
+    # A lone surrogate is valid in a JSON string but not in UTF-8, so the
+    # database would refuse to store it: show it escaped instead.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def cell(value: Any) -> Any:
     """A JSON-safe, bounded rendering of one value."""
-    if value is None or isinstance(value, bool | int | float):
-        if isinstance(value, float) and value != value:  # NaN is not JSON.
-            return None
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, float):
+        if value != value:  # NaN is not JSON.
+            return None
+        if value in (float("inf"), float("-inf")):  # Nor is infinity (1e999 parses to it).
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, int):
+        if value.bit_length() <= 63:
+            return value
+        # Beyond 64 bits JSON clients lose digits: show it as text, and
+        # beyond Python's printable limit only its size.
+        try:
+            value = str(value)
+        except ValueError:
+            return f"<integer of {value.bit_length()} bits>"
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes):
         value = value.hex()
-    if isinstance(value, dict | list):
-        return value
-    text = str(value)
+    if isinstance(value, dict):
+        return {_safe_text(str(key)): cell(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cell(item) for item in value]
+    text = _safe_text(str(value))
     if len(text) > conf.MAX_CELL_CHARS:
         text = text[: conf.MAX_CELL_CHARS] + "…"
     return text

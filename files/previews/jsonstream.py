@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 _WS = " \t\r\n"
-_DECODER = json.JSONDecoder()
+
+
+def _parse_int(text: str) -> int | str:
+    # Python refuses to convert integers of more than 4,300 digits (a guard
+    # against quadratic time); a preview shows such a number by its size.
+    if len(text) > 4000:
+        return f"<integer of {len(text.lstrip('-'))} digits>"
+    return int(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
 _NUMBER_TAIL = frozenset("0123456789.eE+-")
