@@ -267,6 +267,7 @@ class NotificationAttemptAdmin(admin.ModelAdmin):
 class AlertSilenceAdmin(admin.ModelAdmin):
     list_display = ["__str__", "rule", "matchers", "starts_at", "ends_at", "created_by"]
     list_filter = ["rule"]
+    list_select_related = ["rule", "created_by"]
     readonly_fields = ["created_by"]
 
     def save_model(self, request, obj, form, change):
