@@ -287,6 +287,16 @@ DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
 LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 configure_structlog()
 
+# --- Email (alert notifications) -----------------------------------------
+
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "aggregator@localhost")
+
 # --- Apps -------------------------------------------------------------------
 # Each app reads its own tunables from the environment in <app>/conf.py so
 # that this file does not grow with every feature.
