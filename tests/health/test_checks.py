@@ -73,7 +73,8 @@ def test_celery_with_a_real_worker_passes(celery_worker_process, monkeypatch):
         from aggregator.tasks import worker_heartbeat_task
 
         worker_heartbeat_task.delay()
-        celery_worker_process.wait_for_log("worker_heartbeat")
+        # The quoted event name: the bare word is also in the worker's banner.
+        celery_worker_process.wait_for_log('"worker_heartbeat"')
     result = one("celery")
     assert result.status is Status.PASS, result
     assert by_measurement(result, "workers")[0].value >= 1

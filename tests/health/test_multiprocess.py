@@ -112,7 +112,7 @@ def test_a_celery_worker_sharing_the_folder_adds_its_task_metrics(shared_metrics
     from aggregator.tasks import worker_heartbeat_task
 
     worker_heartbeat_task.delay()
-    celery_worker_process.wait_for_log("worker_heartbeat")
+    celery_worker_process.wait_for_log('"worker_heartbeat"')
     labels = {"task": "aggregator.tasks.worker_heartbeat_task", "state": "SUCCESS"}
     deadline = time.monotonic() + 30
     count = None
