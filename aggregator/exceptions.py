@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, connection, transaction
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -76,7 +76,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DataError):
         # The database refused a value the parsers let through (a date with
         # a time-zone offset PostgreSQL cannot represent, a number out of
-        # range): the client's input, so a 400 rather than a 500.
+        # range): the client's input, so a 400 rather than a 500. PostgreSQL
+        # has aborted the transaction, so an enclosing atomic block must roll
+        # back rather than carry on.
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)
         return Response({"detail": f"A value is out of range: {str(exc).splitlines()[0]}"}, status=400)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
