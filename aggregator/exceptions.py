@@ -73,13 +73,14 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return Response({"detail": exc.detail, **exc.extra}, status=exc.status_code)
-    if isinstance(exc, DataError):
+    if isinstance(exc, DataError | OverflowError):
         # The database refused a value the parsers let through (a date with
         # a time-zone offset PostgreSQL cannot represent, a number out of
-        # range): the client's input, so a 400 rather than a 500. PostgreSQL
+        # range), or converting it overflowed (year 1 moved to UTC on
+        # SQLite): the client's input, so a 400 rather than a 500. PostgreSQL
         # has aborted the transaction, so an enclosing atomic block must roll
         # back rather than carry on.
-        if connection.in_atomic_block:
+        if isinstance(exc, DataError) and connection.in_atomic_block:
             transaction.set_rollback(True)
         return Response({"detail": f"A value is out of range: {str(exc).splitlines()[0]}"}, status=400)
     if isinstance(exc, RequestDataTooBig):
