@@ -5,17 +5,18 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from monitoring.logs import selectors, tasks
+from monitoring.logs import conf, selectors, tasks
 from monitoring.models import LogArchive, LogLevel, SystemLog
 
 
@@ -202,6 +203,41 @@ class LogArchiveAdmin(admin.ModelAdmin):
     @admin.display(description="compressed", ordering="compressed_size")
     def compressed(self, obj: LogArchive) -> str:
         return filesizeformat(obj.compressed_size)
+
+    def get_urls(self):
+        archive_now = path(
+            "archive-now/",
+            self.admin_site.admin_view(self.archive_now_view),
+            name="monitoring_logarchive_archive_now",
+        )
+        return [archive_now, *super().get_urls()]
+
+    def archive_now_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """The "Archive now" button: the same background job as the nightly
+        beat run and POST logs/archive, for lines older than N days."""
+        if request.method != "POST" or not request.user.has_perm("monitoring.add_logarchive"):
+            raise PermissionDenied
+        try:
+            days = int(request.POST.get("older_than_days", conf.ARCHIVE_AFTER_DAYS))
+        except ValueError:
+            days = -1
+        if not 0 <= days <= 36500:
+            self.message_user(request, "Give the age in whole days, 0 or more.", messages.ERROR)
+        else:
+            cutoff = timezone.now() - timedelta(days=days)
+            transaction.on_commit(lambda: tasks.log_archive_task.delay(cutoff.isoformat()))
+            self.message_user(
+                request, f"Archiving log lines older than {days} day(s) in the background.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:monitoring_logarchive_changelist"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_archive_now": request.user.has_perm("monitoring.add_logarchive"),
+            "archive_after_days": conf.ARCHIVE_AFTER_DAYS,
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.action(description="Restore the selected archives into the log (for an investigation)")
     def restore(self, request: HttpRequest, queryset: QuerySet[LogArchive]) -> None:

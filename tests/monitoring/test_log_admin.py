@@ -97,3 +97,35 @@ def test_archives_show_sizes_and_ranges_and_restore_from_an_action(
     archive.refresh_from_db()
     assert archive.restored_count == 5
     assert SystemLog.objects.filter(restored_from=archive).count() == 5
+
+
+def test_an_operator_archives_old_lines_now_from_the_archive_list(client, staff, django_capture_on_commit_callbacks):
+    """GIVEN lines older than the age the operator gives
+    WHEN they press "Archive now" on the archive list
+    THEN the lines are moved into a complete archive."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from monitoring.models import LogArchive, SystemLog
+
+    SystemLog.objects.create(level="error", message="old", source="api", timestamp=timezone.now() - timedelta(days=9))
+    SystemLog.objects.create(level="error", message="new", source="api", timestamp=timezone.now())
+    client.force_login(staff)
+    listing = client.get("/admin/monitoring/logarchive/")
+    assert b"Archive now" in listing.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/monitoring/logarchive/archive-now/", {"older_than_days": "7"})
+    assert response.status_code == 302
+    assert list(SystemLog.objects.values_list("message", flat=True)) == ["new"]
+    archive = LogArchive.objects.get()
+    assert archive.status == LogArchive.Status.COMPLETE and archive.entry_count == 1
+
+
+def test_archive_now_refuses_a_user_without_the_archive_permission(client, make_user):
+    viewer = make_user("viewer")
+    viewer.is_staff = True
+    viewer.save()
+    client.force_login(viewer)
+    response = client.post("/admin/monitoring/logarchive/archive-now/", {"older_than_days": "7"})
+    assert response.status_code == 403
