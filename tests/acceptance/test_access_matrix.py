@@ -6,8 +6,8 @@ Each row says which status each persona gets; on top of that, no answer given
 to bob or to the writer ever contains anything of alice's (her marker text or
 her file ids), whatever the status.
 
-Rows whose route is not on this branch yet (search, health, previews,
-conversions, jobs while those apps land) skip with the route named.
+A row whose path no longer resolves fails: the matrix must follow the
+routes, never silently shrink.
 """
 
 from dataclasses import dataclass, field
@@ -401,8 +401,7 @@ def test_access_matrix(row: Row, world, alice, bob, staff, writer):
     one finds the world as it was (a delete by alice does not hide the
     object from staff)."""
     path = row.path.format(**world)
-    if not _route_exists(path):
-        pytest.skip(f"{path.split('?')[0]} is not routed on this branch yet")
+    assert _route_exists(path), f"{path.split('?')[0]} is in the matrix but not routed"
     users = {"anon": None, "alice": alice, "bob": bob, "staff": staff, "writer": writer}
     problems: list[str] = []
     for persona in PERSONAS:
