@@ -7,6 +7,7 @@ human-readable `detail`. Field-level problems are also listed in `errors`.
 
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +17,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+log = structlog.get_logger(__name__)
 
 
 class DomainError(Exception):
@@ -91,7 +94,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             transaction.set_rollback(True)
         else:
             connection.close_if_unusable_or_obsolete()
-        # Its message names hosts and ports: logged by the caller, not shown.
+        # Its message names hosts and ports: logged, not shown.
+        log.warning("database_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         response = Response({"detail": "The database is unavailable; retry shortly."}, status=503)
         response["Retry-After"] = "5"
         return response

@@ -20,7 +20,7 @@ from tusclient.exceptions import TusCommunicationError
 from files import conf, storage
 from files.models import FileStatus, FileUpload
 from files.services import file_uploads_expire
-from tests.acceptance.processes import Gunicorn, free_port, gunicorn_env, wait_for
+from tests.acceptance.processes import Gunicorn, free_port, gunicorn_env
 from tests.conftest import _test_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
