@@ -413,7 +413,9 @@ def _finish(upload: FileUpload, sha256: str) -> None:
 def _queue_validation(upload_id) -> None:
     from files.tasks import file_upload_validate_task
 
-    transaction.on_commit(lambda: file_upload_validate_task.delay(str(upload_id)))
+    # robust: with the broker down the upload is still stored and answered;
+    # the re-queue beat job (file_uploads_requeue_stuck) validates it later.
+    transaction.on_commit(lambda: file_upload_validate_task.delay(str(upload_id)), robust=True)
 
 
 # --- Deleting, expiring ------------------------------------------------------------
