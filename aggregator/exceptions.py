@@ -14,6 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, InterfaceError, OperationalError, connection, transaction
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -97,6 +98,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # Its message names hosts and ports: logged, not shown.
         log.warning("database_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         response = Response({"detail": "The database is unavailable; retry shortly."}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    if isinstance(exc, BrokerUnavailable):
+        # Queueing a background task failed: the broker is down. What the
+        # request wrote is committed; the work itself was not queued.
+        log.warning("broker_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        response = Response({"detail": "The task queue is unavailable; retry shortly."}, status=503)
         response["Retry-After"] = "5"
         return response
     if isinstance(exc, RequestDataTooBig):

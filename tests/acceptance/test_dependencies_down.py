@@ -133,7 +133,7 @@ def _celery_call(task: str, env: dict[str, str]) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_uploads_are_accepted_while_the_broker_is_down_and_validated_once_it_is_back(alice, tmp_path):
+def test_uploads_are_accepted_while_the_broker_is_down_and_validated_once_it_is_back(alice, staff, tmp_path):
     """GIVEN gunicorn and a real worker on a private broker (Redis)
     WHEN the broker stops and starts again
     THEN an upload during the outage answers 201 and is stored, health shows
@@ -142,6 +142,7 @@ def test_uploads_are_accepted_while_the_broker_is_down_and_validated_once_it_is_
     broker = PrivateRedis(free_port(8792, 8793), tmp_path / "broker")
     broker.start()
     token = Token.objects.create(user=alice).key
+    staff_token = Token.objects.create(user=staff).key
     env = gunicorn_env(
         tmp_path,
         DATABASE_URL=_test_database_url(),
@@ -171,6 +172,11 @@ def test_uploads_are_accepted_while_the_broker_is_down_and_validated_once_it_is_
         assert FileUpload.objects.get(pk=ids["during.csv"]).status == FileStatus.UPLOADED  # stored, waiting
         assert server.request("GET", "/api/v1/health/ready")[0] == 200
         assert _component(server, "celery")["status"] == "fail"
+        # Work that only the queue can do, asked for now, is refused clearly.
+        archive_now = {**_auth(staff_token), "Content-Type": "application/json"}
+        status, body, headers = server.request("POST", "/api/v1/logs/archive", headers=archive_now, body=b"{}")
+        assert (status, json.loads(body)["detail"]) == (503, "The task queue is unavailable; retry shortly.")
+        assert headers["Retry-After"] == "5"
 
         broker.start()
         wait_for(lambda: _component(server, "celery")["status"] == "pass", 120, 0.5, what="workers answering again")
@@ -178,6 +184,7 @@ def test_uploads_are_accepted_while_the_broker_is_down_and_validated_once_it_is_
         wait_for(lambda: completed("during.csv"), 120, what="the outage's upload validated")
         ids["after.csv"] = _upload(server, token, "after.csv", files["after.csv"])["id"]
         wait_for(lambda: completed("after.csv"), 120, what="validated after the outage")
+        assert server.request("POST", "/api/v1/logs/archive", headers=archive_now, body=b"{}")[0] == 202
     finally:
         worker.stop()
         server.stop()
