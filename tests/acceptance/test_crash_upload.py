@@ -49,7 +49,7 @@ class Killer(threading.Thread):
     def run(self) -> None:
         try:
             while len(self.kills) < KILLS and not self.done.is_set():
-                if self.done.wait(self.rng.uniform(0.3, 2.0)):
+                if self.done.wait(self.rng.uniform(0.2, 1.2)):
                     return
                 self.server.kill()
                 self.kills.append(time.monotonic())
