@@ -7,15 +7,19 @@ human-readable `detail`. Field-level problems are also listed in `errors`.
 
 from typing import Any
 
+import structlog
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, connection, transaction
+from django.db import DataError, InterfaceError, OperationalError, connection, transaction
 from django.http import Http404
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+log = structlog.get_logger(__name__)
 
 
 class DomainError(Exception):
@@ -83,6 +87,26 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(exc, DataError) and connection.in_atomic_block:
             transaction.set_rollback(True)
         return Response({"detail": f"A value is out of range: {str(exc).splitlines()[0]}"}, status=400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is down, restarting, out of pool connections or (on
+        # SQLite) locked: nothing the client did, and worth a retry. The
+        # connection is closed so the next request starts on a fresh one.
+        if connection.in_atomic_block:
+            transaction.set_rollback(True)
+        else:
+            connection.close_if_unusable_or_obsolete()
+        # Its message names hosts and ports: logged, not shown.
+        log.warning("database_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        response = Response({"detail": "The database is unavailable; retry shortly."}, status=503)
+        response["Retry-After"] = "5"
+        return response
+    if isinstance(exc, BrokerUnavailable):
+        # Queueing a background task failed: the broker is down. What the
+        # request wrote is committed; the work itself was not queued.
+        log.warning("broker_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        response = Response({"detail": "The task queue is unavailable; retry shortly."}, status=503)
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"detail": f"Request body is larger than the {limit} byte limit."}, status=413)

@@ -185,7 +185,9 @@ def file_conversion_request(*, source: FileUpload, target_format: str, user, she
 def _queue_conversion(job_id) -> None:
     from files.processing_tasks import file_conversion_run_task
 
-    transaction.on_commit(lambda: file_conversion_run_task.delay(str(job_id)))
+    # robust: with the broker down the job stays PENDING and the re-queue
+    # beat job (file_jobs_requeue_stale) sends it later.
+    transaction.on_commit(lambda: file_conversion_run_task.delay(str(job_id)), robust=True)
 
 
 class JobBusy(Exception):

@@ -209,6 +209,29 @@ def file_upload_get_resumable(*, owner, upload_id) -> FileUpload:
     return upload
 
 
+def file_upload_head(*, owner, upload_id) -> FileUpload:
+    """The upload a tus HEAD asks about. One whose bytes have all arrived but
+    that was never finished (the server died, or its database call failed,
+    between recording the last chunk and storing the file) is finished now:
+    a client that resumes sees offset == length and sends nothing more."""
+    upload = file_upload_get_resumable(owner=owner, upload_id=upload_id)
+    if upload.status == FileStatus.UPLOADING and upload.size and upload.offset == upload.size:
+        _finish_interrupted(upload)
+    return upload
+
+
+def _finish_interrupted(upload: FileUpload) -> None:
+    with _locked(Path(upload.temp_path)) as handle:
+        upload.refresh_from_db()
+        if upload.status != FileStatus.UPLOADING or upload.offset != upload.size:
+            return
+        hasher = ResumableSha256.restore(upload.hash_state, expected_bytes=upload.offset)
+        if hasher is None:
+            hasher = ResumableSha256.of_prefix(handle, upload.offset)
+        log.warning("file_upload_finish_interrupted", upload_id=str(upload.id))
+        _finish(upload, hasher.hexdigest())
+
+
 @contextmanager
 def _locked(path: Path):
     """An exclusive lock on an upload's partial file, shared by all worker
@@ -390,7 +413,9 @@ def _finish(upload: FileUpload, sha256: str) -> None:
 def _queue_validation(upload_id) -> None:
     from files.tasks import file_upload_validate_task
 
-    transaction.on_commit(lambda: file_upload_validate_task.delay(str(upload_id)))
+    # robust: with the broker down the upload is still stored and answered;
+    # the re-queue beat job (file_uploads_requeue_stuck) validates it later.
+    transaction.on_commit(lambda: file_upload_validate_task.delay(str(upload_id)), robust=True)
 
 
 # --- Deleting, expiring ------------------------------------------------------------
@@ -430,14 +455,47 @@ def file_upload_delete(*, upload: FileUpload, reason: str = "") -> FileUpload:
 
 
 def file_uploads_expire(*, now: datetime | None = None) -> int:
-    """Delete unfinished uploads whose expiry has passed (the beat job)."""
+    """Delete unfinished uploads whose expiry has passed, and partial files
+    no upload points to (left by a crash between creating the file and its
+    row). The beat job. An expired upload whose bytes all arrived is finished
+    instead: only the server failed to store it."""
     now = now or timezone.now()
     expired = FileUpload.objects.filter(status=FileStatus.UPLOADING, expires_at__lte=now)
     count = 0
     for upload in expired.iterator():
+        if upload.size and upload.offset == upload.size:
+            try:
+                _finish_interrupted(upload)
+                continue
+            except Gone:
+                pass  # its partial file is gone too
         file_upload_delete(upload=upload, reason="Upload expired before it was finished.")
         count += 1
+    _remove_orphan_temp_files(now)
     return count
+
+
+def _remove_orphan_temp_files(now: datetime) -> int:
+    older_than = (now - timedelta(seconds=conf.UPLOAD_EXPIRY_SECONDS)).timestamp()
+    live = {
+        Path(name).name
+        for name in FileUpload.objects.filter(status=FileStatus.UPLOADING)
+        .exclude(temp_path="")
+        .values_list("temp_path", flat=True)
+        .iterator()
+    }
+    removed = 0
+    for path in storage.temp_files():
+        try:
+            stale = path.stat().st_mtime < older_than
+        except FileNotFoundError:
+            continue
+        if stale and path.name not in live:
+            storage.delete_temp(path)
+            removed += 1
+    if removed:
+        log.info("file_upload_orphans_removed", count=removed)
+    return removed
 
 
 # --- Validation state ------------------------------------------------------------

@@ -19,18 +19,6 @@ from django.core.files.storage import default_storage
 from files import conf
 
 
-class _MovableFile(File):
-    """A File that FileSystemStorage moves into place (rename) instead of
-    copying, the same trick Django uses for TemporaryUploadedFile."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(open(path, "rb"), name=path.name)
-        self._path = str(path)
-
-    def temporary_file_path(self) -> str:
-        return self._path
-
-
 def temp_dir() -> Path:
     path = Path(conf.TEMP_DIR)
     path.mkdir(parents=True, exist_ok=True)
@@ -54,12 +42,37 @@ def blob_name(owner_id: int, sha256: str) -> str:
 
 
 def store(local_path: Path, name: str) -> str:
-    """Move a finished local file into storage; returns the stored name."""
-    content = _MovableFile(local_path)
+    """Put a finished local file into storage; returns the stored name.
+
+    The local file is left in place for the caller to delete once its
+    database transaction has committed: a crash in between must leave an
+    unfinished upload with its bytes, so it can still be finished. On local
+    storage it is hard-linked (no copy, the same cost as the rename it
+    replaces); elsewhere, or across filesystems, it is copied."""
     try:
-        return default_storage.save(name, content)
-    finally:
-        content.close()
+        default_storage.path(name)
+    except NotImplementedError:
+        return _copy_into_storage(local_path, name)
+    name = default_storage.get_available_name(name)
+    target = Path(default_storage.path(name))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(local_path, target)
+    except OSError:  # another filesystem, or the name was just taken
+        return _copy_into_storage(local_path, name)
+    return name
+
+
+def _copy_into_storage(local_path: Path, name: str) -> str:
+    with open(local_path, "rb") as handle:
+        return default_storage.save(name, File(handle, name=Path(name).name))
+
+
+def temp_files() -> Iterator[Path]:
+    """Every file in the temporary folder (partial uploads, local copies)."""
+    folder = Path(conf.TEMP_DIR)
+    if folder.is_dir():
+        yield from (path for path in folder.iterdir() if path.is_file())
 
 
 def open_stored(name: str) -> BinaryIO:

@@ -191,7 +191,7 @@ class TusUploadView(TusBaseView):
 
     @extend_schema(request=None, responses={(200, "*/*"): None}, description="tus: the upload's offset.")
     def head(self, request, upload_id):
-        upload = services.file_upload_get_resumable(owner=request.user, upload_id=upload_id)
+        upload = services.file_upload_head(owner=request.user, upload_id=upload_id)
         response = self._upload_headers(HttpResponse(status=200), upload)
         response["Upload-Length"] = str(upload.size)
         if upload.metadata:

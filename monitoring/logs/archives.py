@@ -11,13 +11,14 @@ nothing.
 
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from django.core.cache import cache
 from django.core.files.storage import Storage, storages
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,6 +32,8 @@ logger = structlog.get_logger(__name__)
 
 LOCK_KEY = "monitoring:logs:archive-lock"
 LOCK_SECONDS = 30 * 60
+# pg_try_advisory_lock key of the archiving run ("LOGA").
+ADVISORY_LOCK_ID = 0x4C4F4741
 # A row that commits late inside an archive's id range makes the delete count
 # differ from the file; the file is then written again, at most this often.
 MAX_ATTEMPTS = 3
@@ -154,17 +157,47 @@ def log_archive_write(*, archive: LogArchive) -> LogArchive:
     raise ArchiveVerificationFailed(f"archive {archive.pk}: rows kept changing while it was written")
 
 
+@contextmanager
+def _single_run() -> Iterator[bool]:
+    """Whether this process may archive now (one run at a time).
+
+    On PostgreSQL a session advisory lock, which dies with its connection: a
+    worker killed mid-run must not hold the next run back (a cache key did,
+    for LOCK_SECONDS, and the redelivered task was skipped and acknowledged).
+    Elsewhere (SQLite, one machine) the cache key."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_ID])
+            allowed = cursor.fetchone()[0]
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_ID])
+                except DatabaseError:
+                    pass  # the connection is gone, and the lock with it
+        return
+    allowed = cache.add(LOCK_KEY, "1", LOCK_SECONDS)
+    try:
+        yield allowed
+    finally:
+        if allowed:
+            cache.delete(LOCK_KEY)
+
+
 def log_archive_older_than(*, cutoff: datetime) -> list[int]:
     """Archive every line older than `cutoff`, one file per
     ARCHIVE_ROWS_PER_FILE rows; first finishes archives an earlier run left
     WRITING. Returns the ids of the archives completed. One run at a time."""
     if cutoff > timezone.now():
         raise InvalidInput("The archive cutoff is in the future.")
-    if not cache.add(LOCK_KEY, "1", LOCK_SECONDS):
-        logger.info("log_archive_skipped_locked")
-        return []
-    completed: list[int] = []
-    try:
+    with _single_run() as allowed:
+        if not allowed:
+            logger.info("log_archive_skipped_locked")
+            return []
+        completed: list[int] = []
         for archive in LogArchive.objects.filter(status=LogArchive.Status.WRITING).order_by("id"):
             done = log_archive_write(archive=archive)
             if done.status == LogArchive.Status.COMPLETE:
@@ -173,8 +206,6 @@ def log_archive_older_than(*, cutoff: datetime) -> list[int]:
             done = log_archive_write(archive=archive)
             if done.status == LogArchive.Status.COMPLETE:
                 completed.append(done.pk)
-    finally:
-        cache.delete(LOCK_KEY)
     logger.info("log_archive_finished", cutoff=cutoff.isoformat(), archives=len(completed))
     return completed
 

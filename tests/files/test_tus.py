@@ -49,7 +49,9 @@ def test_it_creates_an_upload_with_location_and_expiry(tus_create):
     assert upload.declared_mime_type == "text/csv"
 
 
-def test_it_appends_chunks_and_finishes_with_the_sha256(alice_client, tus_create, tus_patch):
+def test_it_appends_chunks_and_finishes_with_the_sha256(
+    alice_client, tus_create, tus_patch, django_capture_on_commit_callbacks
+):
     location = tus_create(len(CSV))["Location"]
     first = tus_patch(location, CSV[:5], 0)
     assert first.status_code == 204 and first["Upload-Offset"] == "5"
@@ -59,12 +61,15 @@ def test_it_appends_chunks_and_finishes_with_the_sha256(alice_client, tus_create
     assert head["Cache-Control"] == "no-store"
     assert "filename" in head["Upload-Metadata"]
     assert FileUpload.objects.get().progress == 5 * 100 // len(CSV)
-    last = tus_patch(location, CSV[5:], 5)
+    with django_capture_on_commit_callbacks() as after_commit:
+        last = tus_patch(location, CSV[5:], 5)
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(CSV))
     upload = FileUpload.objects.get()
     assert upload.status == FileStatus.UPLOADED and upload.progress == 100
     assert upload.sha256 == sha256(CSV)
     assert upload.blob.size == len(CSV)
+    for callback in after_commit:  # the partial file goes once the row is committed
+        callback()
     assert not Path(conf.TEMP_DIR, f"{upload.pk}.part").exists()
 
 
@@ -342,3 +347,52 @@ class TestDeDuplication:
         found = alice_client.get(f"/api/v1/files/?sha256={sha256(CSV).upper()}").json()
         missing = alice_client.get(f"/api/v1/files/?sha256={sha256(b'x')}").json()
         assert (found["count"], missing["count"]) == (1, 0)
+
+
+def test_an_upload_whose_last_chunk_was_recorded_but_not_stored_is_finished_by_head(
+    alice_client, tus_create, tus_patch, monkeypatch, django_capture_on_commit_callbacks
+):
+    """GIVEN every byte arrived and the offset was saved, but storing the file
+    failed (the server died, or the database was locked) before it was finished
+    WHEN the client resumes with HEAD
+    THEN the upload is finished then, with the right SHA-256, not left uploading."""
+    from files import services
+
+    location = tus_create(len(CSV))["Location"]
+
+    def fail(*args, **kwargs):
+        raise SystemExit("killed between recording the offset and storing the file")
+
+    monkeypatch.setattr(services, "_finish", fail)
+    with pytest.raises(SystemExit):
+        tus_patch(location, CSV, 0)
+    monkeypatch.undo()
+    upload = FileUpload.objects.get()
+    assert (upload.status, upload.offset) == (FileStatus.UPLOADING, len(CSV))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        head = alice_client.head(location, **TUS)
+
+    assert head.status_code == 200 and head["Upload-Offset"] == str(len(CSV))
+    upload.refresh_from_db()
+    assert upload.status == FileStatus.COMPLETED and upload.sha256 == sha256(CSV)
+    assert not Path(conf.TEMP_DIR, f"{upload.pk}.part").exists()
+
+
+def test_expiry_removes_partial_files_no_upload_points_to(tus_create):
+    """A crash between creating an upload's partial file and saving its row
+    leaves a file nothing refers to; expiry removes it once it is old enough,
+    and never a live upload's file."""
+    import os
+
+    live = upload_of(tus_create(len(CSV)))
+    orphan = Path(conf.TEMP_DIR, "0f0e0d0c-crashed.part")
+    orphan.write_bytes(b"half")
+    day_ago = timezone.now().timestamp() - conf.UPLOAD_EXPIRY_SECONDS - 60
+    os.utime(orphan, (day_ago, day_ago))
+    os.utime(live.temp_path, (day_ago, day_ago))  # old file, but its upload has not expired
+
+    file_uploads_expire()
+
+    assert not orphan.exists()
+    assert Path(live.temp_path).exists()
