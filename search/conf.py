@@ -10,6 +10,11 @@ MAX_OFFSET = env_int("SEARCH_MAX_OFFSET", 10_000, minimum=0)
 # Longer queries are refused: no useful query is this long, and a huge one
 # only makes the database work harder.
 MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=1)
+# Matches ranked and counted per search. A broad word can match a large part
+# of the index, and each match ranked or counted costs a table page read, so
+# beyond this many the first found are ranked (the rest follow, newest
+# first) and `counts` are lower bounds (`exact: false` in the answer).
+RANK_WINDOW = env_int("SEARCH_RANK_WINDOW", 200, minimum=1)
 SUGGESTION_LIMIT = env_int("SEARCH_SUGGESTION_LIMIT", 10, minimum=1)
 # How close (pg_trgm word_similarity, 0-1) a title word must be to the query
 # to count as a typo of it. Lower finds worse typos and costs more.

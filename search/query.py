@@ -40,6 +40,9 @@ class Page:
     counts: dict[str, int]
     fuzzy: bool = False
     count: int = 0
+    # False when more matches exist than were counted (see conf.RANK_WINDOW):
+    # `counts` are then lower bounds.
+    exact: bool = True
     types: list[str] = field(default_factory=list)
 
 
@@ -55,6 +58,16 @@ def _scope_sql(user) -> tuple[str, list[Any]]:
     if user.is_staff:
         return "TRUE", []
     return "(e.owner_id = %s AND NOT e.staff_only)", [user.pk]
+
+
+def _types_sql(user, types: list[str]) -> tuple[str, list[Any]]:
+    """The type filter, only when the caller narrowed the types. With type
+    in the GIN index, `type = ANY(every type)` would make the index walk
+    every type's posting list (a tenth of the table each) for nothing;
+    the scope already keeps staff-only rows from users."""
+    if set(types) >= set(visible_types(user)):
+        return "TRUE", []
+    return "e.type = ANY(%s)", [types]
 
 
 def _scope_q(user) -> Q:
@@ -171,42 +184,142 @@ def search(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
 
 def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int, correct: bool = True) -> Page:
     scope, scope_params = _scope_sql(user)
-    # One round trip: every match is ranked once, counted per type, and only
-    # the page is headlined (ts_headline re-parses the text: the costly part).
-    rows = _fetch(
-        f"""
-        WITH query AS (SELECT websearch_to_tsquery(%s::regconfig, %s) AS tsq),
-        matches AS MATERIALIZED (
-            SELECT e.id, e.type, ts_rank_cd(e.search_vector, query.tsq, 32) AS score
-            FROM search_searchentry e, query
-            WHERE e.search_vector @@ query.tsq AND {scope} AND e.type = ANY(%s)
-        ),
-        counts AS (SELECT json_object_agg(type, n) AS counts FROM (
-            SELECT type, count(*) AS n FROM matches GROUP BY type) per_type),
-        page AS (SELECT id, score FROM matches ORDER BY score DESC, id DESC LIMIT %s OFFSET %s)
-        SELECT counts.counts, e.type, e.object_id, e.title, e.url, page.score,
-               ts_headline(%s::regconfig, e.title || ' — ' || e.body, query.tsq, %s) AS snippet
-        FROM counts CROSS JOIN query
-        LEFT JOIN page ON TRUE
-        LEFT JOIN search_searchentry e ON e.id = page.id
-        ORDER BY page.score DESC NULLS LAST, page.id DESC
-        """,
-        [conf.TEXT_SEARCH_CONFIG, q, *scope_params, types, limit, offset, conf.TEXT_SEARCH_CONFIG, _HEADLINE_OPTIONS],
+    type_filter, type_params = _types_sql(user, types)
+    match = f"e.search_vector @@ websearch_to_tsquery(%s::regconfig, %s) AND {scope} AND {type_filter}"
+    match_params = [conf.TEXT_SEARCH_CONFIG, q, *scope_params, *type_params]
+    window = conf.RANK_WINDOW
+    # The first `window` + 1 matches the index yields, in table order: no
+    # ORDER BY, so the scan stops there instead of visiting (and ranking,
+    # and counting) every match of a broad word; each match costs a table
+    # page read. The planner sees the words (the stable function is folded
+    # for estimates), so a user's search is the owner x word intersection
+    # inside the GIN index.
+    rank = "ts_rank_cd(e.search_vector, websearch_to_tsquery(%s::regconfig, %s), 32)"
+    rank_params = [conf.TEXT_SEARCH_CONFIG, q]
+    capped = False
+    if _may_be_phrase(q):
+        # The index cannot check word positions: every row holding all the
+        # words is read to test the phrase, and "warehouse warehouse" holds
+        # in few of the many rows that have "warehouse". Test at most
+        # 2 x window candidates; past that the answer is marked inexact.
+        found = _fetch(
+            f"""
+            WITH candidates AS MATERIALIZED (
+                SELECT e.id, e.type, e.search_vector
+                FROM search_searchentry e
+                WHERE e.search_vector @@ {_LOOSE} AND {scope} AND {type_filter}
+                LIMIT %s
+            )
+            SELECT (SELECT count(*) FROM candidates) AS examined, hit.*
+            FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+                SELECT e.id, e.type, {rank} AS score
+                FROM candidates e
+                WHERE e.search_vector @@ websearch_to_tsquery(%s::regconfig, %s)
+                LIMIT %s
+            ) hit ON TRUE
+            """,
+            [
+                conf.TEXT_SEARCH_CONFIG,
+                q,
+                *scope_params,
+                *type_params,
+                2 * window,
+                *rank_params,
+                conf.TEXT_SEARCH_CONFIG,
+                q,
+                window + 1,
+            ],
+        )
+        capped = found[0]["examined"] >= 2 * window
+        found = [row for row in found if row["id"] is not None]
+        if not found and capped:
+            return Page(query=q, results=[], counts={}, exact=False)
+    else:
+        found = _fetch(
+            f"SELECT e.id, e.type, {rank} AS score FROM search_searchentry e WHERE {match} LIMIT %s",
+            [*rank_params, *match_params, window + 1],
+        )
+    if not found and correct:
+        # Nothing matched the words as written: correct each word to the
+        # closest title word in the lexicon (typos) and search again once.
+        corrected = _corrected(q)
+        if corrected is None:
+            return Page(query=q, results=[], counts={})
+        page = _search_postgres(user=user, q=corrected, types=types, limit=limit, offset=offset, correct=False)
+        page.query = q
+        page.fuzzy = bool(page.results)
+        return page
+    exact = len(found) <= window and not capped
+    ranked = sorted(found[:window], key=lambda row: (-row["score"], -row["id"]))
+    counts: dict[str, int] = {}
+    for row in ranked:
+        counts[row["type"]] = counts.get(row["type"], 0) + 1
+    page_ids = [(row["id"], row["score"]) for row in ranked[offset : offset + limit]]
+    if not exact and len(page_ids) < limit:
+        # Past the ranked window (only when more than `window` match): the
+        # other matches follow, newest first. A total order, so paging
+        # never repeats or skips an entry.
+        page_ids += [
+            (row["id"], row["score"])
+            for row in _fetch(
+                f"""
+                SELECT e.id, {rank} AS score
+                FROM search_searchentry e
+                WHERE {match} AND NOT (e.id = ANY(%s))
+                ORDER BY e.id DESC
+                LIMIT %s OFFSET %s
+                """,
+                [
+                    *rank_params,
+                    *match_params,
+                    [row["id"] for row in ranked],
+                    limit - len(page_ids),
+                    max(0, offset - len(ranked)),
+                ],
+            )
+        ]
+    rows = _page_rows(q, page_ids) if page_ids else []
+    rows = _drop_vanished(rows)
+    return Page(
+        query=q,
+        results=[_result(row, _highlight(row["snippet"])) for row in rows],
+        counts=counts,
+        exact=exact,
     )
-    counts = _as_counts(rows[0]["counts"]) if rows else {}
-    rows = [row for row in rows if row["type"] is not None]
-    if counts or not correct:
-        rows = _drop_vanished(rows)
-        return Page(query=q, results=[_result(row, _highlight(row["snippet"])) for row in rows], counts=counts)
-    # Nothing matched the words as written: correct each word to the closest
-    # title word in the lexicon (typos) and search again once.
-    corrected = _corrected(q)
-    if corrected is None:
-        return Page(query=q, results=[], counts={})
-    page = _search_postgres(user=user, q=corrected, types=types, limit=limit, offset=offset, correct=False)
-    page.query = q
-    page.fuzzy = bool(page.results)
-    return page
+
+
+# The query with phrase operators (<->, <N>) turned into AND: what the GIN
+# index can answer without reading rows.
+_LOOSE = "regexp_replace(websearch_to_tsquery(%s::regconfig, %s)::text, '<(\\d+|-)>', '&', 'g')::tsquery"
+
+
+def _may_be_phrase(q: str) -> bool:
+    # websearch_to_tsquery makes phrases of quoted text and of words joined
+    # by punctuation ("foo-bar", "a.b"); plain words never become one.
+    return bool(re.search(r"[^\w\s]\w", q))
+
+
+def _page_rows(q: str, page_ids: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    """The page's entries with their snippets, in page order. ts_headline
+    re-parses the text (the costly part), so only the page is headlined."""
+    ids = [entry_id for entry_id, _score in page_ids]
+    rows = _fetch(
+        """
+        SELECT e.id, e.type, e.object_id, e.title, e.url,
+               ts_headline(%s::regconfig, e.title || ' — ' || e.body, websearch_to_tsquery(%s::regconfig, %s), %s)
+                 AS snippet
+        FROM search_searchentry e
+        WHERE e.id = ANY(%s)
+        """,
+        [conf.TEXT_SEARCH_CONFIG, conf.TEXT_SEARCH_CONFIG, q, _HEADLINE_OPTIONS, ids],
+    )
+    by_id = {row["id"]: row for row in rows}
+    ordered = []
+    for entry_id, score in page_ids:
+        row = by_id.get(entry_id)
+        if row is not None:
+            ordered.append({**row, "score": score})
+    return ordered
 
 
 def _corrected(q: str) -> str | None:
@@ -215,15 +328,16 @@ def _corrected(q: str) -> str | None:
     words = _terms(q)[:5]
     if not any(len(word) >= conf.FUZZY_MIN_LENGTH for word in words):
         return None
-    # Nearest lexicon word by trigram distance (GiST index), kept only when
-    # it is similar enough to count as the same word mistyped.
+    # The most similar lexicon word among those sharing enough trigrams
+    # (`%`, answered by the GIN trigram index at pg_trgm's threshold, 0.3 by
+    # default), kept only when similar enough to count as the word mistyped.
     rows = _fetch(
         """
         SELECT typed, CASE WHEN similarity(nearest, typed) >= %s THEN nearest END AS known
         FROM (
             SELECT w.word AS typed, w.position,
-                   (SELECT t.word FROM search_searchterm t WHERE length(w.word) >= %s
-                    ORDER BY t.word <-> w.word LIMIT 1) AS nearest
+                   (SELECT t.word FROM search_searchterm t WHERE length(w.word) >= %s AND t.word %% w.word
+                    ORDER BY similarity(t.word, w.word) DESC, t.word LIMIT 1) AS nearest
             FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, position)
         ) candidates
         ORDER BY position
@@ -304,17 +418,20 @@ def suggest(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any
 
 def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
     scope, scope_params = _scope_sql(user)
-    # Matches the (owner_id, lower(title)) or lower(title) pattern index, so
-    # the database walks the index in order and stops after `limit` rows.
+    type_filter, type_params = _types_sql(user, types)
+    # Matches the (owner_id, lower(title) COLLATE "C") or lower(title)
+    # COLLATE "C" index: in the C collation one btree serves both the LIKE
+    # prefix and the ORDER BY, so the database walks the index in order and
+    # stops after `limit` rows.
     rows = _fetch(
         f"""
         SELECT e.type, e.object_id, e.title, e.url, 1.0 AS score
         FROM search_searchentry e
-        WHERE lower(e.title) LIKE %s AND {scope} AND e.type = ANY(%s)
-        ORDER BY lower(e.title), e.id
+        WHERE lower(e.title) COLLATE "C" LIKE %s AND {scope} AND {type_filter}
+        ORDER BY lower(e.title) COLLATE "C", e.id
         LIMIT %s
         """,
-        [_like_prefix(q), *scope_params, types, limit],
+        [_like_prefix(q), *scope_params, *type_params, limit],
     )
     if len(rows) >= limit or len(q) < 3:
         return rows
@@ -328,14 +445,14 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
              WHERE word LIKE %s ORDER BY length(word), word LIMIT 3)
             UNION
             (SELECT word, similarity(word, %s) AS score FROM search_searchterm
-             WHERE %s ORDER BY word <-> %s LIMIT 3)
+             WHERE %s AND word %% %s ORDER BY score DESC, word LIMIT 3)
         )
         SELECT hit.type, hit.object_id, hit.title, hit.url, terms.score
         FROM terms CROSS JOIN LATERAL (
             SELECT e.id, e.type, e.object_id, e.title, e.url
             FROM search_searchentry e
             WHERE e.search_vector @@ to_tsquery(%s::regconfig, quote_literal(terms.word) || ':A')
-              AND {scope} AND e.type = ANY(%s)
+              AND {scope} AND {type_filter}
             LIMIT %s
         ) hit
         WHERE terms.score >= %s
@@ -345,13 +462,12 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
         [
             _like_prefix(q),
             q.lower(),
-            # Typos of very short input are guesses, and the nearest-neighbour
-            # walk is at its slowest for them: prefixes only.
+            # Typos of very short input are guesses: prefixes only.
             len(q) >= conf.FUZZY_MIN_LENGTH,
             q.lower(),
             conf.TEXT_SEARCH_CONFIG,
             *scope_params,
-            types,
+            *type_params,
             limit,
             conf.FUZZY_THRESHOLD,
             limit * 2,

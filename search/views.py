@@ -30,6 +30,7 @@ def _page_response(page: query.Page, *, limit: int, offset: int) -> Response:
             "query": page.query,
             "count": page.count,
             "counts": page.counts,
+            "exact": page.exact,
             "fuzzy": page.fuzzy,
             "limit": limit,
             "offset": offset,

@@ -46,12 +46,26 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def timed(fn, inputs) -> list[float]:
+def timed(fn, inputs, sql: list[float] | None = None) -> list[float]:
+    """Seconds per call of fn(item); with `sql`, also appends the seconds
+    each call spent waiting on the database (every statement it ran)."""
     samples = []
     for item in inputs:
-        started = time.perf_counter()
-        fn(item)
-        samples.append(time.perf_counter() - started)
+        spent = [0.0]
+
+        def wrapper(execute, sql_text, params, many, context, spent=spent):
+            started = time.perf_counter()
+            try:
+                return execute(sql_text, params, many, context)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        with connection.execute_wrapper(wrapper):
+            started = time.perf_counter()
+            fn(item)
+            samples.append(time.perf_counter() - started)
+        if sql is not None:
+            sql.append(spent[0])
     return samples
 
 
@@ -97,13 +111,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--reuse", action="store_true", help="keep the data of the previous run")
     parser.add_argument("--no-http", action="store_true", help="skip the cached/uncached list benchmark")
+    parser.add_argument("--no-reindex", action="store_true", help="skip timing manage.py reindex on one type")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/search needs DATABASE_URL=postgres://...")
 
     print(f"== bench/search: {args.entities:,} entities over {len(data.TYPES)} types, PostgreSQL ==")
     if not args.reuse:
-        built = data.build(args.entities)
+        built = data.build(args.entities, reindex_sample=not args.no_reindex)
         print(f"  entries per type: {built['counts']}")
     users = get_user_model().objects.order_by("id")
     staff = users.filter(is_staff=True).first()
@@ -135,15 +150,32 @@ def main() -> None:
         ):
             timed(ours, warm[key])
             timed(theirs, warm[key][:5])
-            ours_p = percentiles(timed(ours, queries[key]))
+            sql: list[float] = []
+            ours_p = percentiles(timed(ours, queries[key], sql))
             # The fan-out is slow: a quarter of the queries is plenty for its percentiles.
             theirs_p = percentiles(timed(theirs, queries[key][: max(20, len(queries[key]) // 4)]))
-            rows.append((f"{name} ({who})", ours_p, theirs_p))
+            rows.append((f"{name} ({who})", ours_p, percentiles(sql), theirs_p))
 
     print()
-    print(f"{'':<26}{'ours p50':>10}{'ours p95':>10}{'ILIKE p50':>11}{'ILIKE p95':>11}{'speed-up p95':>14}")
-    for label, (o50, o95), (t50, t95) in rows:
-        print(f"{label:<26}{o50:>9.1f}ms{o95:>8.1f}ms{t50:>9.1f}ms{t95:>9.1f}ms{t95 / o95:>13.1f}x")
+    print("in process (search.query, as the API calls it; SQL = time in the database driver):")
+    print(
+        f"{'':<26}{'ours p50':>10}{'ours p95':>10}{'SQL p50':>10}{'SQL p95':>10}"
+        f"{'ILIKE p50':>11}{'ILIKE p95':>11}{'speed-up p95':>14}"
+    )
+    for label, (o50, o95), (s50, s95), (t50, t95) in rows:
+        print(
+            f"{label:<26}{o50:>8.1f}ms{o95:>8.1f}ms{s50:>8.1f}ms{s95:>8.1f}ms"
+            f"{t50:>9.1f}ms{t95:>9.1f}ms{t95 / o95:>13.1f}x"
+        )
+
+    if not args.no_http:
+        print()
+        samples = http.latencies(users={"user": regular, "staff": staff}, queries=queries, warm=warm)
+        print("over HTTP (gunicorn, 2 workers, one client at a time, token auth, JSON):")
+        for (key, who), times in samples.items():
+            p50, p95 = percentiles(times)
+            label = f"{'global search' if key == 'search' else 'suggestions'} ({who})"
+            print(f"  {label:<24}p50 {p50:>6.1f}ms   p95 {p95:>6.1f}ms")
 
     if not args.no_http:
         print()

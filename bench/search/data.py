@@ -79,7 +79,7 @@ def _params(words: list[str]) -> dict:
     return {"domain": DOMAIN, "nd": len(DOMAIN), "words": words, "nw": len(words)}
 
 
-def build(total: int, log=print) -> dict:
+def build(total: int, log=print, reindex_sample: bool = True) -> dict:
     """Wipes the bench database's entities and fills it with `total` of them."""
     from search import services
 
@@ -148,6 +148,19 @@ def build(total: int, log=print) -> dict:
 
     started = time.monotonic()
     with connection.cursor() as cursor:
+        # Filling a table and then building its indexes once is several
+        # times faster than updating GIN indexes row by row.
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute(
+            """
+            SELECT i.indexname, i.indexdef FROM pg_indexes i
+            WHERE i.tablename = 'search_searchentry'
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+            """
+        )
+        secondary = cursor.fetchall()
+        for name, _definition in secondary:
+            cursor.execute(f"DROP INDEX {name}")
         for type_name, (table, owner_column, title_column, body_sql) in ENTRY_SQL.items():
             staff_only = BENCH_TABLES.get(type_name, (None, None, None, False))[3]
             cursor.execute(
@@ -170,12 +183,16 @@ def build(total: int, log=print) -> dict:
             ON CONFLICT DO NOTHING
             """
         )
-    log(f"  index filled by INSERT ... SELECT in {time.monotonic() - started:.1f}s")
-    # The real bulk path, timed on one type: what `manage.py reindex` costs.
-    started = time.monotonic()
-    written = services.reindex(types=["templates"])
-    reindex_seconds = time.monotonic() - started
-    log(f"  manage.py reindex templates: {written['templates']} entries in {reindex_seconds:.1f}s")
+        for _name, definition in secondary:
+            cursor.execute(definition)
+    log(f"  index filled by INSERT ... SELECT (then indexed) in {time.monotonic() - started:.1f}s")
+    reindex_seconds = None
+    if reindex_sample:
+        # The real bulk path, timed on one type: what `manage.py reindex` costs.
+        started = time.monotonic()
+        written = services.reindex(types=["templates"])
+        reindex_seconds = time.monotonic() - started
+        log(f"  manage.py reindex templates: {written['templates']} entries in {reindex_seconds:.1f}s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE search_searchentry")
         cursor.execute("VACUUM ANALYZE search_searchterm")

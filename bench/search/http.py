@@ -3,12 +3,14 @@ gunicorn (2 workers) on 127.0.0.1:8501, load from `hey` on the same machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,7 +33,9 @@ def _wait_ready(headers: dict[str, str], timeout: float = 60) -> None:
     raise RuntimeError("gunicorn did not become ready")
 
 
-def _measure(cached: bool, token: str, seconds: int, concurrency: int) -> float:
+@contextlib.contextmanager
+def _server(token: str, app: str = "aggregator.wsgi", **env_overrides: str):
+    """gunicorn (2 workers) serving the project on PORT until the block ends."""
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -40,14 +44,14 @@ def _measure(cached: bool, token: str, seconds: int, concurrency: int) -> float:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "THROTTLE_USER": "100000000/min",
         "LOG_LEVEL": "ERROR",
-        "CACHE_RESPONSES": "1" if cached else "0",
+        **env_overrides,
     }
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "aggregator.wsgi",
+            app,
             "-w",
             "2",
             "-b",
@@ -58,23 +62,57 @@ def _measure(cached: bool, token: str, seconds: int, concurrency: int) -> float:
         cwd=ROOT,
         env=env,
     )
-    headers = {"Authorization": f"Token {token}"}
     try:
-        _wait_ready(headers)
+        _wait_ready({"Authorization": f"Token {token}"})
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _measure(cached: bool, token: str, seconds: int, concurrency: int) -> float:
+    with _server(token, CACHE_RESPONSES="1" if cached else "0"):
         out = subprocess.run(
             ["hey", "-z", f"{seconds}s", "-c", str(concurrency), "-H", f"Authorization: Token {token}", URL],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     statuses = re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)
     bad = [(code, n) for code, n in statuses if code != "200"]
     if bad:
         raise RuntimeError(f"non-200 answers during the run: {bad}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def latencies(*, users: dict, queries: dict[str, list[str]], warm: dict[str, list[str]]) -> dict:
+    """Seconds per request of GET search/ and search/suggestions, one client
+    at a time, as a client calls them (token auth, JSON), for each user."""
+    tokens = {who: Token.objects.get_or_create(user=user)[0].key for who, user in users.items()}
+    paths = {"search": "/api/v1/search/?", "suggest": "/api/v1/search/suggestions?"}
+    samples: dict = {}
+    # The bench's stand-in providers must be registered in the server too.
+    with _server(next(iter(tokens.values())), app="bench.search.wsgi:application"):
+        for who, token in tokens.items():
+            headers = {"Authorization": f"Token {token}"}
+            for key, path in paths.items():
+
+                def get(q, path=path, headers=headers, limit=20 if key == "search" else 10):
+                    url = f"http://127.0.0.1:{PORT}{path}{urllib.parse.urlencode({'q': q, 'limit': limit})}"
+                    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+                        if response.status != 200:
+                            raise RuntimeError(f"{url} answered {response.status}")
+                        response.read()
+
+                for q in warm[key]:
+                    get(q)
+                times = []
+                for q in queries[key]:
+                    started = time.perf_counter()
+                    get(q)
+                    times.append(time.perf_counter() - started)
+                samples[(key, who)] = times
+    return samples
 
 
 def run(*, user, seconds: int = 10, concurrency: int = 8) -> None:
