@@ -108,6 +108,7 @@ class HttpTarget:
 def _handler_for(target: HttpTarget):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1" if target.keep_alive else "HTTP/1.0"
+        disable_nagle_algorithm = True  # Or a kept-alive answer's body waits for a delayed ACK.
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", 0))
