@@ -253,3 +253,47 @@ def test_a_rounds_query_count_does_not_grow_with_the_number_of_rules():
     many = _steady_round_queries(60)
     assert few == many
     assert max(many) <= 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_rounds_neither_deadlock_nor_open_a_second_alert():
+    """GIVEN 30 log rules, half of them breached, WHEN four rounds run at the
+    same moment, twice (opening, then steady), each on its own connection
+    THEN every round evaluates every rule and each breached rule has one
+    alert that counted all eight evaluations."""
+    import threading
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs real concurrent connections (PostgreSQL)")
+    now = timezone.now()
+    generate_logs(now=now, count=100, seed=5)
+    for index in range(30):
+        make_rule(
+            name=f"c{index}",
+            metric="log_count",
+            metric_params={"source": SOURCES[index % 4], "level": LEVELS[index % 5]},
+            comparison=">=" if index % 2 else ">",
+            threshold=0 if index % 2 else 1_000_000,
+        )
+    outcomes: list = []
+
+    def round_() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(services.rules_evaluate_all(now=now))
+        except BaseException as exc:  # Reported below; a thread cannot fail the test itself.
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    for _ in range(2):
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=round_) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert outcomes == [{"evaluated": 30, "firing": 15, "failed": 0}] * 8
+    assert Alert.objects.count() == 15
+    assert set(Alert.objects.values_list("occurrence_count", flat=True)) == {8}
+    assert AlertAction.objects.filter(action="fired").count() == 15
