@@ -297,3 +297,19 @@ def test_overlapping_rounds_neither_deadlock_nor_open_a_second_alert():
     assert Alert.objects.count() == 15
     assert set(Alert.objects.values_list("occurrence_count", flat=True)) == {8}
     assert AlertAction.objects.filter(action="fired").count() == 15
+
+
+def test_a_held_alerts_new_message_reaches_the_search_index(test_metric, django_capture_on_commit_callbacks):
+    """The batch writes alerts with one UPDATE, not save(); an alert whose
+    message changed is still re-indexed (its message is its search title)."""
+    from search.models import SearchEntry
+
+    rule = make_rule()
+    test_metric.set(50)
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = services.rule_evaluate(rule=rule).alert
+    test_metric.set(70)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.rules_evaluate(rules=[AlertRule.objects.get(pk=rule.pk)], now=timezone.now())[rule.pk]
+    assert result.alert.pk == alert.pk and result.alert.occurrence_count == 2
+    assert SearchEntry.objects.get(type="alerts", object_id=str(alert.pk)).title == "test_value is 70, > 10"

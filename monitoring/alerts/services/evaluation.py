@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from aggregator.exceptions import Conflict, DomainError
@@ -307,15 +308,15 @@ def rule_evaluate(
                 to_resolve = list(
                     Alert.objects.filter(rule=rule, status__in=[AlertStatus.ACTIVE, AlertStatus.ACKNOWLEDGED])
                 )
-        rule.save(
-            update_fields=[
-                "last_evaluated_at",
-                "last_value",
-                "last_error",
-                "last_breach_at",
-                "pending_since",
-                "state",
-            ]
+        # An UPDATE, not save(): the evaluation state is in no search entry,
+        # and save()'s signal would re-index the rule after every commit.
+        AlertRule.objects.filter(pk=rule.pk).update(
+            last_evaluated_at=rule.last_evaluated_at,
+            last_value=rule.last_value,
+            last_error=rule.last_error,
+            last_breach_at=rule.last_breach_at,
+            pending_since=rule.pending_since,
+            state=rule.state,
         )
         for stale in to_resolve:
             try:
@@ -417,14 +418,51 @@ def _store_unmoved(
         held=held, locked=locked, readings=readings, now=now, results=results
     )
     deferred.extend(held_deferred)
-    if changed or touched_rules:
-        AlertRule.objects.bulk_update(
-            [*changed, *touched_rules],
-            ["last_evaluated_at", "last_value", "last_error", "last_breach_at", "pending_since", "state"],
-        )
-    if touched_alerts:
-        Alert.objects.bulk_update(touched_alerts, ["last_seen_at", "occurrence_count", "value", "message"])
+    _bulk_set(
+        [*changed, *touched_rules],
+        ["last_evaluated_at", "last_value", "last_error", "last_breach_at", "pending_since", "state"],
+    )
+    alert_fields = ["last_seen_at", "occurrence_count", "value", "message"]
+    _bulk_set(touched_alerts, alert_fields)
+    # An alert's message is its search title: tell the listeners that
+    # save() would have told, for the alerts whose message changed.
+    for alert in touched_alerts:
+        if alert.message != alert._message_before:
+            post_save.send(
+                sender=Alert, instance=alert, created=False, update_fields=alert_fields, raw=False, using="default"
+            )
     return deferred
+
+
+def _bulk_set(objects: list, fields: list[str]) -> None:
+    """Writes `fields` of each object by primary key in one statement.
+
+    On PostgreSQL, an UPDATE joined to a VALUES list: linear in the rows,
+    where bulk_update()'s CASE per field compares every row with every id
+    (a second and more for 1,000 rules). Elsewhere, bulk_update()."""
+    if not objects:
+        return
+    model = type(objects[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objects, fields)
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    casts = [f"%s::{meta.pk.db_type(connection)}"] + [f"%s::{field.db_type(connection)}" for field in columns]
+    row = f"({', '.join(casts)})"
+    params = []
+    for obj in objects:
+        params.append(obj.pk)
+        params.extend(field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns)
+    quote = connection.ops.quote_name
+    names = [quote(field.column) for field in columns]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(f'{name} = v.{name}' for name in names)} "
+        f"FROM (VALUES {', '.join([row] * len(objects))}) AS v({quote(meta.pk.column)}, {', '.join(names)}) "
+        f"WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _hold(
@@ -490,6 +528,7 @@ def _touch_in_place(*, alert: Alert | None, rule: AlertRule, value: float | None
     alert.last_seen_at = now
     alert.occurrence_count += 1
     alert.value = value
+    alert._message_before = alert.message
     alert.message = _message(rule, value, error)
     return True
 
