@@ -71,6 +71,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client: tuple[str, int] = ("", 0)  # The sender's address and port.
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -86,6 +87,9 @@ class HttpTarget:
     answers: "queue.Queue[tuple[int, str, dict]]" = field(default_factory=queue.Queue)
     default: tuple[int, str, dict] = (200, "ok", {})
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    # HTTP/1.1 with persistent connections, as most real receivers; off by
+    # default so a test's server never answers on another test's connection.
+    keep_alive: bool = False
 
     @property
     def url(self) -> str:
@@ -103,6 +107,9 @@ class HttpTarget:
 
 def _handler_for(target: HttpTarget):
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if target.keep_alive else "HTTP/1.0"
+        disable_nagle_algorithm = True  # Or a kept-alive answer's body waits for a delayed ACK.
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
@@ -118,7 +125,8 @@ def _handler_for(target: HttpTarget):
             self.end_headers()
             self.wfile.write(payload)
             with target.arrived:
-                target.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                target.requests.append(Received(self.path, headers, body, self.client_address))
                 target.arrived.notify_all()
 
         def log_message(self, *args) -> None:
@@ -139,12 +147,11 @@ def allow_loopback(monkeypatch):
     monkeypatch.setattr(conf, "WEBHOOK_ALLOWED_NETWORKS", ["127.0.0.0/8"])
 
 
-@pytest.fixture
-def http_target(allow_loopback):
+def _serve(*, keep_alive: bool):
     holder: dict = {}
 
     def factory(port):
-        target = HttpTarget(port=port)
+        target = HttpTarget(port=port, keep_alive=keep_alive)
         server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(target))
         holder["server"] = server
         return target
@@ -156,6 +163,21 @@ def http_target(allow_loopback):
     yield target
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def http_target(allow_loopback):
+    yield from _serve(keep_alive=False)
+
+
+@pytest.fixture
+def keep_alive_target(allow_loopback):
+    from monitoring.alerts.notifiers import http
+
+    yield from _serve(keep_alive=True)
+    # Drop this thread's pooled connection: the next test's server may get
+    # the same port.
+    http.session().close()
 
 
 class _Mailbox:
@@ -228,6 +250,7 @@ __all__ = [
     "HttpTarget",
     "allow_loopback",
     "http_target",
+    "keep_alive_target",
     "make_channel",
     "make_rule",
     "smtp_server",

@@ -13,9 +13,24 @@ from tests.monitoring.alert_fixtures import make_channel, make_rule
 
 pytestmark = pytest.mark.django_db
 
+# Every test below runs twice: through rule_evaluate() (the API's "evaluate
+# now") and through a round (rules_evaluate(), the beat job's grouped path),
+# which must behave the same.
+_PATH = {"name": "single"}
+
+
+@pytest.fixture(autouse=True, params=["single", "round"])
+def evaluation_path(request):
+    _PATH["name"] = request.param
+    yield request.param
+    _PATH["name"] = "single"
+
 
 def evaluate(rule: AlertRule, now=None):
-    return services.rule_evaluate(rule=AlertRule.objects.get(pk=rule.pk), now=now)
+    rule = AlertRule.objects.get(pk=rule.pk)
+    if _PATH["name"] == "single":
+        return services.rule_evaluate(rule=rule, now=now)
+    return services.rules_evaluate(rules=[rule], now=now or timezone.now())[rule.pk]
 
 
 def actions(alert: Alert) -> list[str]:
@@ -155,7 +170,7 @@ def test_it_refuses_to_evaluate_a_disabled_rule(test_metric):
 
     rule = make_rule(is_active=False)
     with pytest.raises(Conflict):
-        evaluate(rule)
+        services.rule_evaluate(rule=rule)
 
 
 def test_a_round_evaluates_every_active_rule_and_skips_disabled_ones(test_metric):

@@ -248,3 +248,17 @@ def test_a_notification_for_a_deleted_alert_does_nothing(http_target):
     channel = make_channel(url=http_target.url)
     assert notification_deliver(alert_id=999999, channel_id=channel.pk, event="firing", delivery_id="msg_x") is None
     assert http_target.requests == []
+
+
+def test_notifications_to_one_target_reuse_the_connection_and_keep_no_cookies(fire, keep_alive_target):
+    """A worker keeps one session per thread: the second POST goes over the
+    first one's connection, and a cookie the target sets is not sent back."""
+    keep_alive_target.respond(200, "ok", {"Set-Cookie": "session=abc; Path=/"})
+    channel = make_channel(url=keep_alive_target.url)
+    alert = fire(make_rule(channels=[channel]))
+    services.notification_deliver(alert_id=alert.pk, channel_id=channel.pk, event="repeat", delivery_id="msg_again")
+
+    first, second = keep_alive_target.wait_for(2)
+    assert first.client == second.client
+    assert "cookie" not in second.headers
+    assert NotificationAttempt.objects.filter(channel=channel, status="sent").count() == 2

@@ -13,7 +13,14 @@ from monitoring.alerts.services.config import (
     silence_update,
 )
 from monitoring.alerts.services.escalation import alert_escalate, alert_escalate_due, escalations_run
-from monitoring.alerts.services.evaluation import Evaluation, fingerprint_for, rule_evaluate, rules_evaluate_all
+from monitoring.alerts.services.evaluation import (
+    Evaluation,
+    fingerprint_for,
+    rule_evaluate,
+    rules_evaluate,
+    rules_evaluate_all,
+    rules_measure,
+)
 from monitoring.alerts.services.lifecycle import (
     alert_acknowledge,
     alert_resolve,
@@ -43,7 +50,9 @@ __all__ = [
     "rule_evaluate",
     "rule_set_active",
     "rule_update",
+    "rules_evaluate",
     "rules_evaluate_all",
+    "rules_measure",
     "silence_create",
     "silence_update",
 ]

@@ -187,13 +187,15 @@ def notification_deliver(
     attempt.duration_ms = int((time.monotonic() - started) * 1000)
     details = {"channel": channel.pk, "channel_name": channel.name, "event": event, "attempt": attempt.pk}
     # The outcome, the channel's health and the audit row commit together.
+    # The channel's row is written last: every worker sending to the channel
+    # queues on its row lock, so it is held only until the commit.
     with transaction.atomic():
         if error is None:
             attempt.status = NotificationStatus.SENT
             attempt.response_code = delivered.status_code
             attempt.save(update_fields=["status", "response_code", "duration_ms"])
-            _channel_succeeded(channel)
             action_record(alert=alert, action=AlertActionType.NOTIFIED, details={**details, "reason": reason})
+            _channel_succeeded(channel)
             return attempt
 
         attempt.status = NotificationStatus.FAILED
