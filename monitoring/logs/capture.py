@@ -232,7 +232,8 @@ def _context_json(context: dict[str, Any]) -> str:
     if "\\u0000" in encoded:
         encoded = encoded.replace("\\u0000", "\\ufffd")
     if len(encoded) > conf.CONTEXT_MAX_BYTES:
-        marker = {"_truncated": True, "_original_bytes": len(encoded), "_keys": [str(key)[:100] for key in context][:50]}
+        keys = [str(key)[:100] for key in context][:50]
+        marker = {"_truncated": True, "_original_bytes": len(encoded), "_keys": keys}
         return json.dumps(marker, default=str, ensure_ascii=False).replace("\\u0000", "\\ufffd")
     return encoded
 

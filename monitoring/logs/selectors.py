@@ -106,6 +106,10 @@ class LogSearch:
 def log_search(search: LogSearch) -> QuerySet[SystemLog]:
     """Matching lines in the requested order; with a query on PostgreSQL they
     carry a `rank` (ts_rank of the message against the query)."""
+    return _ranked_and_ordered(_matching(search), search)
+
+
+def _matching(search: LogSearch) -> QuerySet[SystemLog]:
     queryset = SystemLog.objects.all()
     if search.levels:
         queryset = queryset.filter(level__in=search.levels)
@@ -127,20 +131,22 @@ def log_search(search: LogSearch) -> QuerySet[SystemLog]:
         queryset = queryset.exclude(exception_type="", stack_trace="")
     elif search.has_exception is False:
         queryset = queryset.filter(exception_type="", stack_trace="")
-
-    ranked = False
     if search.query:
         if full_text_supported():
-            vector = message_search_vector()
             text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
             # alias(), not annotate(): the vector is for matching (through the
             # GIN index), not for sending back with every row.
-            queryset = queryset.alias(search_vector=vector).filter(search_vector=text_query)
-            queryset = queryset.annotate(rank=SearchRank(vector, text_query))
-            ranked = True
+            queryset = queryset.alias(search_vector=message_search_vector()).filter(search_vector=text_query)
         else:
             queryset = queryset.filter(_substring_filter(search.query))
+    return queryset
 
+
+def _ranked_and_ordered(queryset: QuerySet[SystemLog], search: LogSearch) -> QuerySet[SystemLog]:
+    ranked = bool(search.query) and full_text_supported()
+    if ranked:
+        text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
+        queryset = queryset.annotate(rank=SearchRank(message_search_vector(), text_query))
     if search.order == "oldest":
         return queryset.order_by("timestamp", "id")
     if search.order == "relevance" and ranked:
@@ -160,6 +166,63 @@ def capped_count(queryset: QuerySet, *, cap: int) -> tuple[int, bool]:
     """(count, exact): counts at most cap+1 rows so a broad search stays cheap."""
     counted = queryset.order_by().values("id")[: cap + 1].count()
     return min(counted, cap), counted <= cap
+
+
+@dataclass
+class SearchPage:
+    rows: list[SystemLog]
+    more: bool  # there are rows after these
+    count: int  # all matches, exact up to the cap
+    count_is_exact: bool
+
+
+def log_search_page(
+    search: LogSearch, *, limit: int, cap: int, offset: int = 0, after: tuple[datetime, int] | None = None
+) -> SearchPage:
+    """One page of a search and the (capped) count of all its matches.
+
+    The first page, in time order, costs one pass over the matches: the ids
+    and times of at most cap+1 of them are read once, counted and sorted in
+    the same statement, and only the page's rows are then fetched by id. A
+    search has to find its matches only once instead of twice (page, then
+    count). Deeper pages, relevance order and searches with more than `cap`
+    matches take the plain way: the ordered page, then a capped count.
+    """
+    if not offset and after is None and search.order in ("newest", "oldest"):
+        ids, total = _first_page_ids(_matching(search), descending=search.order == "newest", size=limit + 1, cap=cap)
+        if total <= cap:
+            rows = list(_ranked_and_ordered(SystemLog.objects.filter(pk__in=ids), search))
+            return SearchPage(rows[:limit], len(rows) > limit, total, True)
+        # More than cap matches: those ids were not necessarily the first ones.
+        rows = list(log_search(search)[: limit + 1])
+        return SearchPage(rows[:limit], len(rows) > limit, cap, False)
+
+    queryset = log_search(search)
+    page = queryset
+    if after is not None:
+        page = after_cursor(queryset, timestamp=after[0], pk=after[1], order=search.order)
+    rows = list(page[offset : offset + limit + 1])
+    more = len(rows) > limit
+    if not more and not offset and after is None:
+        count, exact = len(rows), True  # the whole result is on this page
+    else:
+        count, exact = capped_count(queryset, cap=cap)
+    return SearchPage(rows[:limit], more, count, exact)
+
+
+def _first_page_ids(queryset: QuerySet[SystemLog], *, descending: bool, size: int, cap: int) -> tuple[list[int], int]:
+    """(ids of the first `size` matches in time order, how many matches up
+    to cap+1) from one statement over at most cap+1 matches."""
+    inner, params = queryset.order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"SELECT matches.id, COUNT(*) OVER () FROM ({inner}) AS matches "
+        f"ORDER BY matches.timestamp {direction}, matches.id {direction} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, size])
+        found = cursor.fetchall()
+    return [row[0] for row in found], found[0][1] if found else 0
 
 
 def log_correlation_chain(*, correlation_id: str) -> QuerySet[SystemLog]:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from monitoring.logs import conf
 from monitoring.models import SystemLog
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,24 @@ def test_it_pages_with_limit_offset_and_with_a_stable_cursor(staff_client, logs)
         "Database connection timeout while saving payment",
         "Payment declined for card ending 4242",
     ]
+
+
+def test_a_first_page_with_more_matches_than_the_count_limit_is_still_the_first(staff_client, logs, monkeypatch):
+    """The first page counts its matches in the same pass that finds them, up
+    to LOG_SEARCH_COUNT_LIMIT; beyond it the page must still be the newest
+    (or oldest) lines, not any of them, and the count a lower bound."""
+    monkeypatch.setattr(conf, "SEARCH_COUNT_LIMIT", 3)
+    newest = staff_client.post(URL, {"limit": 2}, format="json").json()
+    assert [row["message"] for row in newest["results"]] == ["Payments reconciled", "Disk almost full on /var"]
+    assert (newest["count"], newest["count_is_exact"]) == (3, False)
+    oldest = staff_client.post(URL, {"limit": 2, "order": "oldest"}, format="json").json()
+    assert [row["message"] for row in oldest["results"]] == [
+        "Payment service started",
+        "Payment declined for card ending 4242",
+    ]
+    within = staff_client.post(URL, {"limit": 1, "levels": ["error", "critical"]}, format="json").json()
+    assert [row["message"] for row in within["results"]] == ["Payments reconciled"]
+    assert (within["count"], within["count_is_exact"], within["next_offset"]) == (3, True, 1)
 
 
 def test_it_orders_oldest_first_or_by_relevance(staff_client, logs):
