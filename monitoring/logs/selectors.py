@@ -181,19 +181,16 @@ def log_search_page(
 ) -> SearchPage:
     """One page of a search and the (capped) count of all its matches.
 
-    The first page, in time order, costs one pass over the matches: the ids
-    and times of at most cap+1 of them are read once, counted and sorted in
-    the same statement, and only the page's rows are then fetched by id. A
-    search has to find its matches only once instead of twice (page, then
-    count). Deeper pages, relevance order and searches with more than `cap`
-    matches take the plain way: the ordered page, then a capped count.
+    The first page, in time order, is one statement and one pass over the
+    matches (see `_first_page`). Deeper pages, relevance order and searches
+    with more than `cap` matches take the plain way: the ordered page, then a
+    capped count.
     """
     if not offset and after is None and search.order in ("newest", "oldest"):
-        ids, total = _first_page_ids(_matching(search), descending=search.order == "newest", size=limit + 1, cap=cap)
+        rows, total = _first_page(search, size=limit + 1, cap=cap)
         if total <= cap:
-            rows = list(_ranked_and_ordered(SystemLog.objects.filter(pk__in=ids), search))
             return SearchPage(rows[:limit], len(rows) > limit, total, True)
-        # More than cap matches: those ids were not necessarily the first ones.
+        # More than cap matches: those rows were not necessarily the first ones.
         rows = list(log_search(search)[: limit + 1])
         return SearchPage(rows[:limit], len(rows) > limit, cap, False)
 
@@ -210,19 +207,39 @@ def log_search_page(
     return SearchPage(rows[:limit], more, count, exact)
 
 
-def _first_page_ids(queryset: QuerySet[SystemLog], *, descending: bool, size: int, cap: int) -> tuple[list[int], int]:
-    """(ids of the first `size` matches in time order, how many matches up
-    to cap+1) from one statement over at most cap+1 matches."""
-    inner, params = queryset.order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
-    direction = "DESC" if descending else "ASC"
+def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[SystemLog], int]:
+    """(the first `size` matching rows in time order, how many matches up to
+    cap+1), in one statement: see `first_page_sql`."""
+    rows = list(SystemLog.objects.raw(*first_page_sql(search, size=size, cap=cap)))
+    return rows, rows[0].total if rows else 0
+
+
+def first_page_sql(search: LogSearch, *, size: int, cap: int) -> tuple[str, list[Any]]:
+    """The first page's statement: the ids and times of at most cap+1
+    matches are read once (the `matches` CTE, through the indexes), counted
+    and sorted down to the page's ids, and only those rows are joined back by
+    primary key, with their rank computed from the stored vector.
+
+    The CTE is MATERIALIZED and joined, not `id IN (subquery)`: with the
+    latter the planner may pick a hash semi-join over a full scan of the
+    table for a broad word."""
+    inner, params = _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    direction = "DESC" if search.order == "newest" else "ASC"
+    columns = ", ".join(f'logs."{field.column}"' for field in SystemLog._meta.concrete_fields)
+    rank, rank_params = "", []
+    if search.query and full_text_supported():
+        # What SearchRank(message_search_vector(), SearchQuery(websearch)) builds.
+        rank = ", ts_rank(logs.message_search, websearch_to_tsquery(%s::regconfig, %s)) AS rank"
+        rank_params = [SEARCH_CONFIG, search.query]
     sql = (
-        f"SELECT matches.id, COUNT(*) OVER () FROM ({inner}) AS matches "
-        f"ORDER BY matches.timestamp {direction}, matches.id {direction} LIMIT %s"
+        f"WITH matches AS MATERIALIZED ({inner}), "
+        f"page AS (SELECT matches.id, matches.timestamp, COUNT(*) OVER () AS total FROM matches "
+        f"ORDER BY matches.timestamp {direction}, matches.id {direction} LIMIT %s) "
+        f"SELECT {columns}{rank}, page.total FROM page "
+        f"JOIN {SystemLog._meta.db_table} AS logs ON logs.id = page.id "
+        f"ORDER BY page.timestamp {direction}, page.id {direction}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, size])
-        found = cursor.fetchall()
-    return [row[0] for row in found], found[0][1] if found else 0
+    return sql, [*params, size, *rank_params]
 
 
 def log_correlation_chain(*, correlation_id: str) -> QuerySet[SystemLog]:
