@@ -4,12 +4,15 @@
 aggregator/logconfig.py), so it sees every structlog line and every library
 line. It never blocks or breaks the code that logs:
 
-- `emit` turns the record into SystemLog field values and puts them on a
-  bounded queue without waiting; when the queue is full (the database is
-  slow or down) the line is dropped and counted instead of memory growing.
-- One background thread per process drains the queue and writes batches with
-  one INSERT, when BATCH_SIZE lines are waiting or FLUSH_SECONDS after the
-  first of them arrived, whichever comes first.
+- `emit` only takes a snapshot of the record (a tuple of what it already
+  holds) and puts it on a bounded queue without waiting; when the queue is
+  full (the database is slow or down) the line is dropped and counted
+  instead of memory growing.
+- One background thread per process drains the queue, turns the snapshots
+  into SystemLog column values and writes them in batches — with COPY on
+  PostgreSQL, a multi-row INSERT elsewhere — when BATCH_SIZE lines are
+  waiting or FLUSH_SECONDS after the first of them arrived, whichever comes
+  first. All the per-line work that can wait happens there, off the request.
 - Lines logged by that thread (say, by the database driver while it writes)
   are ignored, so capturing never feeds on itself.
 
@@ -28,7 +31,7 @@ import threading
 import time
 import traceback
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -143,29 +146,56 @@ def _column_value(key: str, value: Any) -> Any:
     return value
 
 
-def record_to_fields(record: logging.LogRecord) -> dict[str, Any] | None:
-    """SystemLog field values for one record, or None when it is not captured."""
-    if isinstance(record.msg, dict):
-        # A structlog line: the event dict, bound context already merged in.
-        event_dict = dict(record.msg)
-        event = str(event_dict.pop("event", ""))
-        if event in _IGNORED_EVENTS:
+class Line(NamedTuple):
+    """What emit keeps of a record: only what must be read in the logging
+    thread (the contextvars, the exception being handled, the formatted
+    message of a stdlib line). Everything else is done by the writer."""
+
+    created: float
+    levelname: str
+    name: str
+    event: dict[str, Any] | str  # structlog's event dict, or a stdlib line's message
+    contextvars: dict[str, Any] | None  # a stdlib line's bound context
+    exc_info: Any
+
+
+def snapshot(record: logging.LogRecord) -> Line | None:
+    """The record as a Line, or None when it is not captured. Cheap: this is
+    the part of capturing that runs inside the request."""
+    msg = record.msg
+    if isinstance(msg, dict):
+        # A structlog line: its own event dict (the console formatter works on
+        # a copy), with the bound context already merged in.
+        if msg.get("event") in _IGNORED_EVENTS:
             return None
-        exc_info = event_dict.pop("exc_info", None) or record.exc_info
+        exc_info = msg.get("exc_info") or record.exc_info
+        event, contextvars = msg, None
+    else:
+        # A library's stdlib line: the request/task context is in contextvars,
+        # which belong to this thread, and args may change once we return.
+        exc_info = record.exc_info
+        event, contextvars = record.getMessage(), structlog.contextvars.get_contextvars()
+    if exc_info is True:
+        exc_info = sys.exc_info()  # only valid while the exception is being handled
+    return Line(record.created, record.levelname, record.name, event, contextvars, exc_info)
+
+
+def line_to_fields(line: Line) -> dict[str, Any]:
+    """SystemLog field values for one captured line (in the writer thread)."""
+    if isinstance(line.event, dict):
+        event_dict = dict(line.event)
+        event = str(event_dict.pop("event", ""))
+        event_dict.pop("exc_info", None)
         event_dict.pop("exception", None)
         event_dict.pop("timestamp", None)
         event_dict.pop("level", None)
-        logger_name = str(event_dict.pop("logger", record.name))
+        logger_name = str(event_dict.pop("logger", line.name))
     else:
-        # A library's stdlib line: the request/task context is in contextvars.
-        event = record.getMessage()
-        event_dict = structlog.contextvars.get_contextvars()
-        exc_info = record.exc_info
-        logger_name = record.name
+        event, event_dict, logger_name = line.event, dict(line.contextvars or {}), line.name
 
     fields: dict[str, Any] = {
-        "timestamp": datetime.fromtimestamp(record.created, tz=UTC),
-        "level": _LEVELS.get(record.levelname, "info"),
+        "timestamp": datetime.fromtimestamp(line.created, tz=UTC),
+        "level": _LEVELS.get(line.levelname, "info"),
         "source": conf.CAPTURE_SOURCE,
         "logger": logger_name[:200],
     }
@@ -188,20 +218,50 @@ def record_to_fields(record: logging.LogRecord) -> dict[str, Any] | None:
                 fields[key] = _column_value(key, value)
         else:
             context[key] = value
-    if context:
-        fields["context"] = context
-    if exc_info:
-        fields.update(_exception_fields(exc_info))
+    fields["context"] = _context_json(context) if context else "{}"
+    if line.exc_info:
+        fields.update(_exception_fields(line.exc_info))
     return fields
 
 
-def _json_safe(context: dict[str, Any]) -> dict[str, Any]:
+def _context_json(context: dict[str, Any]) -> str:
+    """The context as JSON text for the jsonb column: anything that is not
+    JSON becomes its str(), NUL (which PostgreSQL refuses) becomes U+FFFD,
+    and an enormous one is replaced by a marker."""
     encoded = json.dumps(context, default=str, ensure_ascii=False)
     if "\\u0000" in encoded:
         encoded = encoded.replace("\\u0000", "\\ufffd")
     if len(encoded) > conf.CONTEXT_MAX_BYTES:
-        return {"_truncated": True, "_original_bytes": len(encoded), "_keys": [str(key)[:100] for key in context][:50]}
-    return json.loads(encoded)
+        keys = [str(key)[:100] for key in context][:50]
+        marker = {"_truncated": True, "_original_bytes": len(encoded), "_keys": keys}
+        return json.dumps(marker, default=str, ensure_ascii=False).replace("\\u0000", "\\ufffd")
+    return encoded
+
+
+# The columns the writer fills, with the value of a line that lacks one
+# (the string columns are NOT NULL without a database default).
+_COPY_DEFAULTS = {
+    "timestamp": None,
+    "level": "info",
+    "source": "",
+    "logger": "",
+    "message": "",
+    "correlation_id": "",
+    "request_id": "",
+    "trace_id": "",
+    "span_id": "",
+    "duration_ms": None,
+    "memory_bytes": None,
+    "http_method": "",
+    "http_path": "",
+    "http_status": None,
+    "client_ip": None,
+    "user_id": None,
+    "exception_type": "",
+    "exception_message": "",
+    "stack_trace": "",
+    "context": "{}",
+}
 
 
 class SystemLogHandler(logging.Handler):
@@ -222,11 +282,11 @@ class SystemLogHandler(logging.Handler):
         if self._thread is not None and threading.current_thread() is self._thread:
             return
         try:
-            fields = record_to_fields(record)
-            if fields is None:
+            line = snapshot(record)
+            if line is None:
                 return
             self._ensure_writer()
-            self._queue.put_nowait(fields)
+            self._queue.put_nowait(line)
             STATS.add("queued")
         except queue.Full:
             STATS.add("dropped")
@@ -271,7 +331,7 @@ class SystemLogHandler(logging.Handler):
     # --- consumer side: the writer thread ------------------------------------------
 
     def _run(self) -> None:
-        batch: list[dict[str, Any]] = []
+        batch: list[Line] = []
         deadline = 0.0
         while True:
             timeout = conf.CAPTURE_FLUSH_SECONDS if not batch else max(0.0, deadline - time.monotonic())
@@ -279,8 +339,8 @@ class SystemLogHandler(logging.Handler):
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            if isinstance(item, tuple):
-                marker, done = item
+            if item is not None and not isinstance(item, Line):
+                marker, done = item  # a flush or stop request
                 self._write(batch)
                 batch = []
                 if marker is _STOP:
@@ -295,33 +355,33 @@ class SystemLogHandler(logging.Handler):
                 self._write(batch)
                 batch = []
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[Line]) -> None:
         from django.db import connection
 
-        from monitoring.models import SystemLog
-
         if batch:
+            rows = []
+            for line in batch:
+                try:
+                    rows.append(line_to_fields(line))
+                except Exception:
+                    STATS.add("failed")
             try:
-                rows = []
-                for fields in batch:
-                    if "context" in fields:
-                        fields["context"] = _json_safe(fields["context"])
-                    rows.append(SystemLog(**fields))
-                self._insert(SystemLog, rows)
+                if rows:
+                    self._insert(rows)
             except Exception as exc:
-                STATS.add("failed", len(batch))
-                self._report_failure(exc, len(batch))
+                STATS.add("failed", len(rows))
+                self._report_failure(exc, len(rows))
             finally:
                 # Hand the connection back (to the pool, if there is one)
                 # rather than holding it for the life of the process.
                 connection.close()
         self._push_drops()
 
-    def _insert(self, model: Any, rows: list[Any]) -> None:
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         from django.db import DatabaseError, OperationalError
 
         try:
-            model.objects.bulk_create(rows)
+            _store(rows)
             STATS.add("written", len(rows))
         except OperationalError:
             raise  # the database is unreachable: every row would fail
@@ -330,7 +390,7 @@ class SystemLogHandler(logging.Handler):
             self._report_failure(exc, 1)
             for row in rows:
                 try:
-                    model.objects.bulk_create([row])
+                    _store([row])
                     STATS.add("written")
                 except DatabaseError:
                     STATS.add("failed")
@@ -354,3 +414,23 @@ class SystemLogHandler(logging.Handler):
             self._last_failure_log = now
             # Ignored by emit (this is the writer thread): goes to the console only.
             logger.warning("log capture lost %d lines: %s", count, exc)
+
+
+def _store(rows: list[dict[str, Any]]) -> None:
+    """Write captured lines in one statement: COPY on PostgreSQL, which
+    costs the writer (and so the request threads it shares the interpreter
+    with) far less per line than building model instances for an INSERT."""
+    from django.db import connection
+
+    from monitoring.models import SystemLog
+
+    columns = list(_COPY_DEFAULTS)
+    if connection.vendor != "postgresql":
+        SystemLog.objects.bulk_create(
+            SystemLog(**{**fields, "context": json.loads(fields.get("context", "{}"))}) for fields in rows
+        )
+        return
+    sql = f"COPY {SystemLog._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(sql) as copy:
+        for fields in rows:
+            copy.write_row([fields.get(column, default) for column, default in _COPY_DEFAULTS.items()])

@@ -5,7 +5,7 @@ database, which keeps `makemigrations` quiet, while SQLite — the embedded
 default, which has no GIN — simply does not build it.
 """
 
-from django.db.migrations.operations import AddIndex, RemoveIndex
+from django.db.migrations.operations import AddIndex, RemoveIndex, RunSQL
 
 
 class AddIndexOnPostgres(AddIndex):
@@ -22,6 +22,22 @@ class AddIndexOnPostgres(AddIndex):
 
 
 class RemoveIndexOnPostgres(RemoveIndex):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self) -> str:
+        return f"{super().describe()} (PostgreSQL only)"
+
+
+class RunSQLOnPostgres(RunSQL):
+    """Raw SQL for what only PostgreSQL has (a generated tsvector column);
+    SQLite skips it both ways."""
+
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "postgresql":
             super().database_forwards(app_label, schema_editor, from_state, to_state)

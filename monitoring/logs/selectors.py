@@ -188,6 +188,10 @@ class LogSearch:
 def log_search(search: LogSearch) -> QuerySet[SystemLog]:
     """Matching lines in the requested order; with a query on PostgreSQL they
     carry a `rank` (ts_rank of the message against the query)."""
+    return _ranked_and_ordered(_matching(search), search)
+
+
+def _matching(search: LogSearch) -> QuerySet[SystemLog]:
     queryset = SystemLog.objects.all()
     if search.levels:
         queryset = queryset.filter(level__in=search.levels)
@@ -209,20 +213,22 @@ def log_search(search: LogSearch) -> QuerySet[SystemLog]:
         queryset = queryset.exclude(exception_type="", stack_trace="")
     elif search.has_exception is False:
         queryset = queryset.filter(exception_type="", stack_trace="")
-
-    ranked = False
     if search.query:
         if full_text_supported():
-            vector = message_search_vector()
             text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
             # alias(), not annotate(): the vector is for matching (through the
             # GIN index), not for sending back with every row.
-            queryset = queryset.alias(search_vector=vector).filter(search_vector=text_query)
-            queryset = queryset.annotate(rank=SearchRank(vector, text_query))
-            ranked = True
+            queryset = queryset.alias(search_vector=message_search_vector()).filter(search_vector=text_query)
         else:
             queryset = queryset.filter(_substring_filter(search.query))
+    return queryset
 
+
+def _ranked_and_ordered(queryset: QuerySet[SystemLog], search: LogSearch) -> QuerySet[SystemLog]:
+    ranked = bool(search.query) and full_text_supported()
+    if ranked:
+        text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
+        queryset = queryset.annotate(rank=SearchRank(message_search_vector(), text_query))
     if search.order == "oldest":
         return queryset.order_by("timestamp", "id")
     if search.order == "relevance" and ranked:
@@ -242,6 +248,80 @@ def capped_count(queryset: QuerySet, *, cap: int) -> tuple[int, bool]:
     """(count, exact): counts at most cap+1 rows so a broad search stays cheap."""
     counted = queryset.order_by().values("id")[: cap + 1].count()
     return min(counted, cap), counted <= cap
+
+
+@dataclass
+class SearchPage:
+    rows: list[SystemLog]
+    more: bool  # there are rows after these
+    count: int  # all matches, exact up to the cap
+    count_is_exact: bool
+
+
+def log_search_page(
+    search: LogSearch, *, limit: int, cap: int, offset: int = 0, after: tuple[datetime, int] | None = None
+) -> SearchPage:
+    """One page of a search and the (capped) count of all its matches.
+
+    The first page, in time order, is one statement and one pass over the
+    matches (see `_first_page`). Deeper pages, relevance order and searches
+    with more than `cap` matches take the plain way: the ordered page, then a
+    capped count.
+    """
+    if not offset and after is None and search.order in ("newest", "oldest"):
+        rows, total = _first_page(search, size=limit + 1, cap=cap)
+        if total <= cap:
+            return SearchPage(rows[:limit], len(rows) > limit, total, True)
+        # More than cap matches: those rows were not necessarily the first ones.
+        rows = list(log_search(search)[: limit + 1])
+        return SearchPage(rows[:limit], len(rows) > limit, cap, False)
+
+    queryset = log_search(search)
+    page = queryset
+    if after is not None:
+        page = after_cursor(queryset, timestamp=after[0], pk=after[1], order=search.order)
+    rows = list(page[offset : offset + limit + 1])
+    more = len(rows) > limit
+    if not more and not offset and after is None:
+        count, exact = len(rows), True  # the whole result is on this page
+    else:
+        count, exact = capped_count(queryset, cap=cap)
+    return SearchPage(rows[:limit], more, count, exact)
+
+
+def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[SystemLog], int]:
+    """(the first `size` matching rows in time order, how many matches up to
+    cap+1), in one statement: see `first_page_sql`."""
+    rows = list(SystemLog.objects.raw(*first_page_sql(search, size=size, cap=cap)))
+    return rows, rows[0].total if rows else 0
+
+
+def first_page_sql(search: LogSearch, *, size: int, cap: int) -> tuple[str, list[Any]]:
+    """The first page's statement: the ids and times of at most cap+1
+    matches are read once (the `matches` CTE, through the indexes), counted
+    and sorted down to the page's ids, and only those rows are joined back by
+    primary key, with their rank computed from the stored vector.
+
+    The CTE is MATERIALIZED and joined, not `id IN (subquery)`: with the
+    latter the planner may pick a hash semi-join over a full scan of the
+    table for a broad word."""
+    inner, params = _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    direction = "DESC" if search.order == "newest" else "ASC"
+    columns = ", ".join(f'logs."{field.column}"' for field in SystemLog._meta.concrete_fields)
+    rank, rank_params = "", []
+    if search.query and full_text_supported():
+        # What SearchRank(message_search_vector(), SearchQuery(websearch)) builds.
+        rank = ", ts_rank(logs.message_search, websearch_to_tsquery(%s::regconfig, %s)) AS rank"
+        rank_params = [SEARCH_CONFIG, search.query]
+    sql = (
+        f"WITH matches AS MATERIALIZED ({inner}), "
+        f"page AS (SELECT matches.id, matches.timestamp, COUNT(*) OVER () AS total FROM matches "
+        f"ORDER BY matches.timestamp {direction}, matches.id {direction} LIMIT %s) "
+        f"SELECT {columns}{rank}, page.total FROM page "
+        f"JOIN {SystemLog._meta.db_table} AS logs ON logs.id = page.id "
+        f"ORDER BY page.timestamp {direction}, page.id {direction}"
+    )
+    return sql, [*params, size, *rank_params]
 
 
 def log_correlation_chain(*, correlation_id: str) -> QuerySet[SystemLog]:

@@ -94,25 +94,21 @@ class LogSearchView(APIView):
         body.is_valid(raise_exception=True)
         search = body.to_search()
         limit = body.validated_data.get("limit") or conf.SEARCH_DEFAULT_LIMIT
-        offset = body.validated_data["offset"]
-        queryset = page = selectors.log_search(search)
         cursor = body.validated_data.get("cursor")
-        if cursor:
-            moment, pk = _decode_cursor(cursor)
-            page = selectors.after_cursor(queryset, timestamp=moment, pk=pk, order=search.order)
-            offset = 0
-        rows = list(page[offset : offset + limit + 1])
-        more, rows = len(rows) > limit, rows[:limit]
-        if not more and not offset and not cursor:
-            # The whole result is on this page: no second query to count it.
-            count, exact = len(rows), True
-        else:
-            count, exact = selectors.capped_count(queryset, cap=conf.SEARCH_COUNT_LIMIT)
+        offset = 0 if cursor else body.validated_data["offset"]
+        page = selectors.log_search_page(
+            search,
+            limit=limit,
+            cap=conf.SEARCH_COUNT_LIMIT,
+            offset=offset,
+            after=_decode_cursor(cursor) if cursor else None,
+        )
+        rows, more = page.rows, page.more
         next_cursor = _encode_cursor(rows[-1]) if more and rows and search.order != "relevance" else None
         return Response(
             {
-                "count": count,
-                "count_is_exact": exact,
+                "count": page.count,
+                "count_is_exact": page.count_is_exact,
                 "next": next_cursor,
                 "next_offset": offset + limit if more and not cursor else None,
                 "previous": None,

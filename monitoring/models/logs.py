@@ -2,20 +2,23 @@
 (one gzip JSON Lines file of archived lines in storage)."""
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models.expressions import RawSQL
 
 __all__ = ["SEARCH_CONFIG", "LogArchive", "LogLevel", "SystemLog", "message_search_vector"]
 
-# The text-search configuration of the message index. Queries must build the
-# very same expression (see monitoring.logs.selectors) or PostgreSQL will not
-# use the index.
+# The text-search configuration of the stored message vector (migration 0006
+# generates it with this one); queries must parse their words with the same.
 SEARCH_CONFIG = "english"
 
 
-def message_search_vector() -> SearchVector:
-    return SearchVector("message", config=SEARCH_CONFIG)
+def message_search_vector() -> RawSQL:
+    """The message's stored tsvector: the PostgreSQL-only generated column
+    `message_search` (to_tsvector('english', message)), GIN-indexed as
+    systemlog_message_fts. It is not a model field, so SQLite (no tsvector)
+    has no such column and every SELECT of a SystemLog leaves it out."""
+    return RawSQL('"monitoring_systemlog"."message_search"', [], output_field=SearchVectorField())
 
 
 class LogLevel(models.TextChoices):
@@ -88,11 +91,11 @@ class SystemLog(models.Model):
                 name="systemlog_http_status_idx",
                 condition=models.Q(http_status__isnull=False),
             ),
-            # PostgreSQL only; the migration skips it on other databases.
-            # New rows wait in the index's pending list, which every search
-            # reads in full until VACUUM merges it: a small list keeps
-            # searches fast while lines stream in (the default is 4 MB).
-            GinIndex(message_search_vector(), name="systemlog_message_fts", gin_pending_list_limit=512),
+            # The full-text GIN index, systemlog_message_fts, is on the
+            # PostgreSQL-only generated column (migration 0006), not here.
+            # New rows wait in its pending list, which every search reads in
+            # full until VACUUM merges it: gin_pending_list_limit = 512 kB
+            # keeps searches fast while lines stream in (the default is 4 MB).
         ]
 
     def __str__(self) -> str:

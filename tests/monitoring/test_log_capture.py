@@ -57,6 +57,20 @@ def test_it_captures_library_lines_and_exceptions_with_a_readable_stack_trace(ca
     assert '{}["missing"]' in log.stack_trace
 
 
+def test_a_structlog_exception_keeps_its_stack_trace_though_the_writer_formats_it_later(capturing):
+    """The request thread only snapshots the line; the exception being handled
+    must be taken then, not looked up when the writer gets to it."""
+    try:
+        int("not a number")
+    except ValueError:
+        structlog.get_logger("tests.capture").exception("parse_failed", field="amount")
+
+    assert capturing.flush()
+    log = SystemLog.objects.get(message="parse_failed")
+    assert (log.level, log.exception_type, log.context) == ("error", "builtins.ValueError", {"field": "amount"})
+    assert 'int("not a number")' in log.stack_trace
+
+
 def test_every_request_leaves_an_access_line_with_correlation_id_duration_status_and_user(
     capturing, staff_client, staff
 ):

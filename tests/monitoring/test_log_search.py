@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from monitoring.logs import conf, selectors
 from monitoring.models import SystemLog
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +107,46 @@ def test_it_pages_with_limit_offset_and_with_a_stable_cursor(staff_client, logs)
         "Database connection timeout while saving payment",
         "Payment declined for card ending 4242",
     ]
+
+
+def test_a_first_page_with_more_matches_than_the_count_limit_is_still_the_first(staff_client, logs, monkeypatch):
+    """The first page counts its matches in the same pass that finds them, up
+    to LOG_SEARCH_COUNT_LIMIT; beyond it the page must still be the newest
+    (or oldest) lines, not any of them, and the count a lower bound."""
+    monkeypatch.setattr(conf, "SEARCH_COUNT_LIMIT", 3)
+    newest = staff_client.post(URL, {"limit": 2}, format="json").json()
+    assert [row["message"] for row in newest["results"]] == ["Payments reconciled", "Disk almost full on /var"]
+    assert (newest["count"], newest["count_is_exact"]) == (3, False)
+    oldest = staff_client.post(URL, {"limit": 2, "order": "oldest"}, format="json").json()
+    assert [row["message"] for row in oldest["results"]] == [
+        "Payment service started",
+        "Payment declined for card ending 4242",
+    ]
+    within = staff_client.post(URL, {"limit": 1, "levels": ["error", "critical"]}, format="json").json()
+    assert [row["message"] for row in within["results"]] == ["Payments reconciled"]
+    assert (within["count"], within["count_is_exact"], within["next_offset"]) == (3, True, 1)
+
+
+def test_a_first_page_and_its_count_are_one_statement(logs, django_assert_num_queries):
+    search = selectors.LogSearch(query="payment", levels=["error", "critical"])
+    with django_assert_num_queries(1):
+        page = selectors.log_search_page(search, limit=1, cap=100)
+    assert [row.message for row in page.rows] == ["Payments reconciled"]
+    assert (page.more, page.count, page.count_is_exact) == (True, 3, True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the stored tsvector column is PostgreSQL-only")
+def test_the_stored_vector_is_the_messages_and_ranks_the_first_page_as_the_relevance_order_does(staff_client, logs):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM monitoring_systemlog WHERE message_search = to_tsvector('english', message)"
+        )
+        assert cursor.fetchone()[0] == len(logs)
+    newest = staff_client.post(URL, {"query": "payment"}, format="json").json()["results"]
+    relevant = staff_client.post(URL, {"query": "payment", "order": "relevance"}, format="json").json()["results"]
+    ranks = {row["id"]: row["rank"] for row in relevant}
+    assert all(rank > 0 for rank in ranks.values())
+    assert {row["id"]: row["rank"] for row in newest} == ranks
 
 
 def test_it_orders_oldest_first_or_by_relevance(staff_client, logs):
