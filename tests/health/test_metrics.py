@@ -98,6 +98,7 @@ def test_it_exports_platform_state_and_process_metrics(anon_client, alice):
         'aggregator_celery_queue_depth{queue="files"} 0.0',
         "aggregator_users_active 1.0",
         "aggregator_pipelines_active 0.0",
+        'aggregator_health_check_age_seconds{check="database"} ',
         "aggregator_storage_free_bytes ",
         "aggregator_system_memory_used_ratio ",
         "process_resident_memory_bytes ",
@@ -157,3 +158,39 @@ def test_promtool_accepts_the_output(anon_client, alice_client):
         [promtool, "check", "metrics"], input=scrape(anon_client).encode(), capture_output=True, timeout=60
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_pool_counters_go_up_by_what_the_pool_counted(monkeypatch):
+    """psycopg counts totals since its pool opened; the Prometheus counters
+    go up by the difference at each publication, never down."""
+    from health.metrics import pool
+
+    totals = {"requests_num": 10, "requests_queued": 2, "requests_wait_ms": 1500}
+    monkeypatch.setattr(pool, "pool_stats", lambda alias: dict(totals))
+    monkeypatch.setattr(pool, "_published", {})
+    labels = {"alias": "default"}
+    before = {
+        name: sample(name, **labels)
+        for name in (
+            "aggregator_db_pool_requests_total",
+            "aggregator_db_pool_requests_queued_total",
+            "aggregator_db_pool_requests_wait_seconds_total",
+        )
+    }
+    pool.publish_pool_stats(force=True)
+    totals.update(requests_num=25, requests_queued=3, requests_wait_ms=2000)
+    pool.publish_pool_stats(force=True)
+    assert sample("aggregator_db_pool_requests_total", **labels) == before["aggregator_db_pool_requests_total"] + 25
+    assert (
+        sample("aggregator_db_pool_requests_queued_total", **labels)
+        == before["aggregator_db_pool_requests_queued_total"] + 3
+    )
+    assert sample("aggregator_db_pool_requests_wait_seconds_total", **labels) == pytest.approx(
+        before["aggregator_db_pool_requests_wait_seconds_total"] + 2.0
+    )
+    # A pool opened again starts from zero: nothing is taken back.
+    totals.update(requests_num=1, requests_queued=0, requests_wait_ms=0)
+    pool.publish_pool_stats(force=True)
+    totals.update(requests_num=4)
+    pool.publish_pool_stats(force=True)
+    assert sample("aggregator_db_pool_requests_total", **labels) == before["aggregator_db_pool_requests_total"] + 28
