@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="hey requests per latency endpoint")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--port", type=int, default=8640)
+    parser.add_argument("--port", type=int, default=8690)
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the server (INFO logs every request)")
     return parser.parse_args()
 
