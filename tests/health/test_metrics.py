@@ -75,6 +75,18 @@ def test_paths_that_match_no_view_share_one_label(anon_client):
     assert sample("aggregator_http_requests_total", view="unmatched", method="GET", status="404") == before + 2
 
 
+def test_admin_pages_share_one_label(client):
+    """The admin has some 175 named views: one series each would swell
+    every scrape."""
+    ok = sample("aggregator_http_requests_total", view="admin", method="GET", status="200")
+    redirected = sample("aggregator_http_requests_total", view="admin", method="GET", status="302")
+    assert client.get("/admin/login/").status_code == 200
+    assert client.get("/admin/").status_code == 302  # to the login page
+    assert sample("aggregator_http_requests_total", view="admin", method="GET", status="200") == ok + 1
+    assert sample("aggregator_http_requests_total", view="admin", method="GET", status="302") == redirected + 1
+    assert sample("aggregator_http_requests_total", view="admin:login", method="GET", status="200") == 0
+
+
 def test_it_counts_task_outcomes_and_durations():
     success = sample("aggregator_celery_tasks_total", task="tests.health.add", state="SUCCESS")
     failure = sample("aggregator_celery_tasks_total", task="tests.health.boom", state="FAILURE")
