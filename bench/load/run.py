@@ -62,6 +62,9 @@ def parse_args() -> argparse.Namespace:
     # the health checks, which run in threads of their own.
     parser.add_argument("--pool-size", type=int, default=None, help="DB_POOL_SIZE (default: threads)")
     parser.add_argument("--pool-overflow", type=int, default=4, help="DB_POOL_OVERFLOW")
+    # Opened up front: a pool that grows on demand makes the request that
+    # needs the new connection wait for it to be opened.
+    parser.add_argument("--pool-min", type=int, default=None, help="DB_POOL_MIN_SIZE (default: the pool size)")
     return parser.parse_args()
 
 
@@ -246,6 +249,7 @@ def main() -> None:
         "PROMETHEUS_MULTIPROC_DIR": multiproc,
         "DB_POOL_SIZE": str(pool_size),
         "DB_POOL_OVERFLOW": str(args.pool_overflow),
+        "DB_POOL_MIN_SIZE": str(args.pool_min if args.pool_min is not None else pool_size),
     }
     tokens = setup(env, args.clients)
     base = f"http://127.0.0.1:{args.port}"
@@ -282,7 +286,8 @@ def main() -> None:
     think = f"think {args.think:g} s (0.5-1.5x)" if args.think else "no think time (saturation)"
     print(
         f"load: {args.clients} clients x {args.duration} s, {think}; gunicorn {args.workers} workers x"
-        f" {args.threads} threads (gthread); pool per worker {pool_size}+{args.pool_overflow}"
+        f" {args.threads} threads (gthread); pool per worker {pool_size}+{args.pool_overflow},"
+        f" {args.pool_min if args.pool_min is not None else pool_size} opened up front"
     )
     print(f"{'operation':<10} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, rows in sorted(stats.items()):
@@ -304,8 +309,9 @@ def main() -> None:
         f"pool (sum over workers): max {final.get('aggregator_db_pool_max_connections', 0):.0f},"
         f" peak opened {peak['aggregator_db_pool_connections']:.0f}, peak in use {peak['in_use']:.0f},"
         f" peak waiting {peak['aggregator_db_pool_waiting_requests']:.0f};"
-        f" requests that waited {final.get('aggregator_db_pool_requests_queued', 0):.0f}"
-        f" ({final.get('aggregator_db_pool_requests_wait_seconds', 0) * 1000:.0f} ms in all),"
+        f" requests that waited {final.get('aggregator_db_pool_requests_queued_total', 0):.0f}"
+        f" of {final.get('aggregator_db_pool_requests_total', 0):.0f}"
+        f" ({final.get('aggregator_db_pool_requests_wait_seconds_total', 0) * 1000:.0f} ms in all),"
         f" errors {final.get('aggregator_db_pool_errors', 0):.0f}"
     )
     print(f"PostgreSQL: peak connections to the database {sampler.connections}, peak busy {sampler.busy}")
