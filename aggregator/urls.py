@@ -13,11 +13,13 @@ router.register("pipeline-templates", views.PipelineTemplateViewSet, basename="p
 router.register("transformation-functions", views.TransformationFunctionViewSet, basename="transformation-function")
 
 api_v1 = [
+    # Health first: probes arrive every few seconds and must not pay for
+    # trying every other pattern before theirs.
+    path("", include("health.urls")),
     re_path(r"^auth/token/?$", views.TokenView.as_view(), name="auth-token"),
     path("", include("files.urls")),
     path("", include("monitoring.urls")),
     path("", include("search.urls")),
-    path("", include("health.urls")),
     path("", include(router.urls)),
 ]
 

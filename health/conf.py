@@ -15,6 +15,11 @@ CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 1.0)
 # from many clients cost at most one round of checks per interval. 0 = off.
 CACHE_SECONDS = env_float("HEALTH_CACHE_SECONDS", 5.0)
 
+# The metrics scrape answers with results up to this old while fresh ones
+# are computed in the background (runner.run_checks(stale_ok=True)); older
+# results are waited for. Prometheus scrapes every 15-60 s.
+METRICS_MAX_STALE_SECONDS = env_float("HEALTH_METRICS_MAX_STALE_SECONDS", 60.0)
+
 # Counts of pipelines, users, files and alerts scan big tables; they are
 # reused for longer.
 APPLICATION_CACHE_SECONDS = env_float("HEALTH_APPLICATION_CACHE_SECONDS", 30.0)

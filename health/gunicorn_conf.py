@@ -11,8 +11,10 @@ When the server starts, files left by processes that no longer exist are
 removed (an earlier run's samples would otherwise be added to this one);
 files of live processes stay, so Celery workers on the same machine may
 share the folder and their task metrics appear in the same scrape. When a
-worker exits, its live gauges are dropped (child_exit); its counters stay
-counted. Default folder: var/prometheus.
+worker exits, its live gauges are dropped (child_exit) and its counters and
+histograms are folded into one archive file per kind
+(health/metrics/multiprocess.py): they stay counted, and the folder does not
+grow with every worker ever restarted. Default folder: var/prometheus.
 """
 
 import os
@@ -48,4 +50,7 @@ def on_starting(server) -> None:
 def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
+    from health.metrics.multiprocess import fold_dead_process
+
     multiprocess.mark_process_dead(worker.pid)
+    fold_dead_process(worker.pid, _FOLDER)

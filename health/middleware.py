@@ -19,7 +19,11 @@ class PrometheusMiddleware:
 
     Requests are labelled by Django view name (the URL pattern, never the
     raw path) so that ids in URLs cannot blow up the number of series;
-    paths that match no pattern share the view name "unmatched".
+    paths that match no pattern share the view name "unmatched", and the
+    admin's pages share the view name "admin". The admin has some 175 named
+    views. Each view costs 15 histogram samples per method in every scrape,
+    and a scrape's time grows with its samples (about 70 µs each on a busy
+    machine).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -31,6 +35,8 @@ class PrometheusMiddleware:
         elapsed = time.perf_counter() - started
         match = getattr(request, "resolver_match", None)
         view = (match.view_name if match else None) or "unmatched"
+        if match is not None and match.namespace == "admin":
+            view = "admin"
         method = request.method if request.method in _METHODS else "other"
         HTTP_REQUESTS.labels(view, method, str(response.status_code)).inc()
         HTTP_LATENCY.labels(view, method).observe(elapsed)

@@ -11,6 +11,14 @@ another, so a dead dependency cannot pile up threads or connections.
 
 Why a cache: results are kept for conf.CACHE_SECONDS per process, so a
 burst of probes and scrapes costs one round of checks per interval.
+
+Why `stale_ok` (the metrics scrape): Prometheus scrapes every 15-60 s, far
+apart compared to the cache, so every scrape would find the results expired
+and wait for a whole round of queries. With `stale_ok` the caller gets the
+last result at once, up to conf.METRICS_MAX_STALE_SECONDS old, while a fresh
+one is computed in the background for the next caller. A check whose run has
+outlasted its timeout is still reported as failed, so a hung dependency shows
+in the scrape as it does in a probe.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class _Slot:
         self.future: Future[CheckResult] | None = None
         self.result: CheckResult | None = None
         self.expires_at = 0.0
+        self.finished_at = 0.0  # monotonic time of the result
+        self.started_at = 0.0  # monotonic time the current run started
 
 
 _slots: dict[str, _Slot] = {name: _Slot() for name in ALL_CHECKS}
@@ -80,7 +90,8 @@ def _execute(name: str, slot: _Slot, future: Future[CheckResult]) -> None:
         if slot.future is future:
             slot.result = result
             ttl = check.cache_seconds if check.cache_seconds is not None else conf.CACHE_SECONDS
-            slot.expires_at = time.monotonic() + ttl
+            slot.finished_at = time.monotonic()
+            slot.expires_at = slot.finished_at + ttl
     future.set_result(result)
 
 
@@ -100,8 +111,21 @@ def timeout_for(name: str) -> float:
     return conf.CHECK_TIMEOUT + ALL_CHECKS[name]().extra_timeout
 
 
-def run_checks(names: Iterable[str], *, use_cache: bool = True) -> list[CheckResult]:
-    """Results of the named checks, in the order asked, within their timeouts."""
+def _start(name: str, slot: _Slot, now: float) -> None:
+    """Starts a run of the check unless one is already in flight (call with
+    slot.lock held)."""
+    if slot.future is None or slot.future.done():
+        slot.future = Future()
+        slot.started_at = now
+        threading.Thread(target=_execute, args=(name, slot, slot.future), name=f"health-{name}", daemon=True).start()
+
+
+def run_checks(names: Iterable[str], *, use_cache: bool = True, stale_ok: bool = False) -> list[CheckResult]:
+    """Results of the named checks, in the order asked, within their timeouts.
+
+    stale_ok: answer with the last result even if it expired (up to
+    conf.METRICS_MAX_STALE_SECONDS old) and refresh it in the background.
+    """
     names = list(names)
     started = time.monotonic()
     results: dict[str, CheckResult] = {}
@@ -112,11 +136,14 @@ def run_checks(names: Iterable[str], *, use_cache: bool = True) -> list[CheckRes
             if use_cache and slot.result is not None and slot.expires_at > started:
                 results[name] = slot.result
                 continue
-            if slot.future is None or slot.future.done():
-                slot.future = Future()
-                threading.Thread(
-                    target=_execute, args=(name, slot, slot.future), name=f"health-{name}", daemon=True
-                ).start()
+            _start(name, slot, started)
+            if stale_ok and slot.result is not None and started - slot.finished_at <= conf.METRICS_MAX_STALE_SECONDS:
+                timeout = timeout_for(name)
+                # The refresh runs on its own; a run stuck past its timeout
+                # means the dependency hangs, and that is what to report.
+                overdue = started - slot.started_at > timeout
+                results[name] = _timed_out(name, timeout) if overdue else slot.result
+                continue
             waiting[name] = slot.future
     for name, future in waiting.items():
         timeout = timeout_for(name)
@@ -125,6 +152,13 @@ def run_checks(names: Iterable[str], *, use_cache: bool = True) -> list[CheckRes
         except FutureTimeout:
             results[name] = _timed_out(name, timeout)
     return [results[name] for name in names]
+
+
+def age_seconds(name: str) -> float | None:
+    """How old the last result of a check is, or None if it never ran."""
+    slot = _slots[name]
+    with slot.lock:
+        return time.monotonic() - slot.finished_at if slot.result is not None else None
 
 
 def overall(results: Iterable[CheckResult]) -> Status:
@@ -139,3 +173,5 @@ def reset() -> None:
             slot.future = None
             slot.result = None
             slot.expires_at = 0.0
+            slot.finished_at = 0.0
+            slot.started_at = 0.0

@@ -10,6 +10,9 @@ PostgreSQL + Redis figures), then:
   (the peer), with `wrk` (target: live >= 0.9 x the bare view);
 - p95 latency of `health/ready` (target < 20 ms) and `health/metrics`
   (target < 50 ms), with `hey`;
+- the latency of "cold" scrapes, spaced like Prometheus scrapes (longer
+  apart than HEALTH_CACHE_SECONDS, so every one finds the check results
+  expired), and how many samples a scrape holds;
 - peak resident memory of the gunicorn master and workers.
 
 `--duration` (seconds of wrk per endpoint) and `--requests` (hey requests
@@ -35,6 +38,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-metrics-token"
 ROUNDS = 3
+CACHE_SECONDS = 5.0  # HEALTH_CACHE_SECONDS of the server (the default)
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,8 +47,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="hey requests per latency endpoint")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--port", type=int, default=8640)
+    parser.add_argument("--port", type=int, default=8690)
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the server (INFO logs every request)")
+    parser.add_argument("--cold-scrapes", type=int, default=12, help="scrapes spaced past the check cache (5 s)")
     return parser.parse_args()
 
 
@@ -96,6 +101,21 @@ def hey_p95_ms(url: str, requests: int, connections: int, headers: dict[str, str
     return p95, codes
 
 
+def cold_scrapes(url: str, count: int, spacing: float) -> tuple[list[float], int]:
+    """Latencies (ms) of scrapes each made after the check cache expired,
+    and the number of samples in the last one."""
+    latencies, samples = [], 0
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    for _ in range(count):
+        time.sleep(spacing)
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+        samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    return sorted(latencies), samples
+
+
 def main() -> None:
     args = parse_args()
     for tool in ("wrk", "hey"):
@@ -110,6 +130,7 @@ def main() -> None:
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-health-prometheus-"),
         "PORT": str(args.port),
+        "HEALTH_CACHE_SECONDS": str(CACHE_SECONDS),
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen(
@@ -151,6 +172,7 @@ def main() -> None:
         metrics_p95, metrics_codes = hey_p95_ms(
             f"{base}/api/v1/health/metrics", args.requests, clients, {"Authorization": f"Bearer {TOKEN}"}
         )
+        cold, samples = cold_scrapes(f"{base}/api/v1/health/metrics", args.cold_scrapes, CACHE_SECONDS + 0.2)
     finally:
         memory.stop.set()
         server.terminate()
@@ -172,7 +194,12 @@ def main() -> None:
     print(f"  {'bare view p95 (reference)':28}{bare_p95:>11.1f} ms{'':>22}   [{bare_codes}]")
     print(f"  {'health/ready p95':28}{ready_p95:>11.1f} ms{'< 20 ms':>22}   [{ready_codes}]")
     print(f"  {'health/metrics p95':28}{metrics_p95:>11.1f} ms{'< 50 ms':>22}   [{metrics_codes}]")
+    print(
+        f"  {'health/metrics cold scrape':28}{cold[len(cold) // 2]:>11.1f} ms{'median':>22}"
+        f"   max {cold[-1]:.1f} ms of {len(cold)}, {CACHE_SECONDS + 0.2:g} s apart; {samples} samples"
+    )
     print(f"  peak RSS of the server (master + workers): {memory.peak / 2**20:.0f} MiB")
+    print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

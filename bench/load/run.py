@@ -1,17 +1,25 @@
-"""Mixed-workload load test against gunicorn on loopback.
+"""Mixed-workload load test against gunicorn on loopback (issue #10, part 7).
 
-    DATABASE_URL=postgres://… REDIS_URL=redis://… \
-    .venv/bin/python -m bench.load.run [--clients 200] [--duration 60] [--port 8800]
+    DATABASE_URL=postgres://…/agg_<name>_bench REDIS_URL=redis://…/N CELERY_BROKER_URL=redis://…/N \
+    flock /tmp/agg-bench.lock .venv/bin/python -m bench.load.run [--clients 200] [--duration 60] [--think 1.0]
 
-Starts gunicorn (gthread) on the environment's database and cache, makes a
-user, a staff user and a log writer, then runs `--clients` concurrent
-clients for `--duration` seconds, each looping over a mixed workload: list
-files, list pipelines, small multipart uploads, search, log ingestion
-(batches of 10), health/live and health/ready. Prints requests, errors (any
-status >= 400 other than 429, and any connection failure), p50/p95/p99 per
-operation and overall, the peak number of PostgreSQL connections of the
-database, and the peak RSS of gunicorn. Target: zero errors, p99 < 500 ms.
-The peer figure printed next to ours is the issue's target.
+Starts gunicorn (gthread, health/gunicorn_conf.py, so metrics work as in
+production) on the environment's database, cache and broker. Every client
+gets its own user and its own log-writer account, as real clients would:
+the default throttle rates stay on, and a 429 counts as an error. Each of
+the `--clients` concurrent clients loops for `--duration` seconds over a
+mixed workload: list files, list pipelines, small multipart uploads,
+search, log ingestion (batches of 10), health/live and health/ready, and
+waits a random think time (uniform 0.5-1.5 x `--think` seconds) between
+requests. `--think 0` makes every client fire back to back: a saturation
+run, where by Little's law latency is clients / throughput.
+
+Prints requests, errors (any connection failure, or any status >= 400),
+p50/p95/p99 per operation and overall, the database pool figures of the
+run (read from the pool gauges of health/metrics, summed over the workers,
+plus PostgreSQL's own count of connections), gunicorn's peak RSS and the
+machine's load average. Target (the peer column): zero errors, p99 < 500 ms,
+pool never exhausted.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,16 +43,28 @@ import aiohttp
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "bench-load-metrics-token"
 SAMPLES: dict[str, object] = {}  # the first answer of each kind of failure
+KINDS = {"files": 20, "pipelines": 15, "upload": 10, "search": 15, "logs": 20, "live": 10, "ready": 10}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=int, default=60)
-    parser.add_argument("--port", type=int, default=8800)
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds a client waits between requests")
+    parser.add_argument("--port", type=int, default=8695)
+    # Two cores: one worker per core; threads overlap the waits on
+    # PostgreSQL and Redis.
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    # The pool of each worker: one connection per thread, plus room for
+    # the health checks, which run in threads of their own.
+    parser.add_argument("--pool-size", type=int, default=None, help="DB_POOL_SIZE (default: threads)")
+    parser.add_argument("--pool-overflow", type=int, default=4, help="DB_POOL_OVERFLOW")
+    # Opened up front: a pool that grows on demand makes the request that
+    # needs the new connection wait for it to be opened.
+    parser.add_argument("--pool-min", type=int, default=None, help="DB_POOL_MIN_SIZE (default: the pool size)")
     return parser.parse_args()
 
 
@@ -49,69 +73,111 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 User = get_user_model()
-def make(name, staff=False):
-    user, _ = User.objects.get_or_create(username=name, defaults={"is_staff": staff, "is_superuser": staff})
-    return Token.objects.get_or_create(user=user)[0].key
-user, staff, writer = make("load-user"), make("load-staff", True), make("load-writer")
-User.objects.get(username="load-writer").groups.add(Group.objects.get(name="log writers"))
-print(user, staff, writer)
+clients = {clients}
+writers = Group.objects.get(name="log writers")
+def tokens(prefix, group=None):
+    names = [f"{{prefix}}-{{n}}" for n in range(clients)]
+    have = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    User.objects.bulk_create([User(username=name) for name in names if name not in have])
+    users = list(User.objects.filter(username__in=names).order_by("id"))
+    if group is not None:
+        group.user_set.add(*users)
+    have = set(Token.objects.filter(user__in=users).values_list("user_id", flat=True))
+    Token.objects.bulk_create([Token(user=user, key=Token.generate_key()) for user in users if user.id not in have])
+    by_user = dict(Token.objects.filter(user__in=users).values_list("user__username", "key"))
+    return [by_user[name] for name in names]
+users, logs = tokens("load-user"), tokens("load-writer", writers)
+for user, writer in zip(users, logs):
+    print("TOKENS", user, writer)
 """
 
 
-def setup(env: dict[str, str]) -> tuple[str, str, str]:
+def setup(env: dict[str, str], clients: int) -> list[tuple[str, str]]:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP],
+        [sys.executable, "manage.py", "shell", "-c", SETUP.format(clients=clients)],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.split()
-    return out[-3], out[-2], out[-1]
+    ).stdout
+    pairs = [tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("TOKENS ")]
+    assert len(pairs) == clients, out[-2000:]
+    return pairs
+
+
+def scrape(base: str) -> dict[str, float]:
+    """The pool gauges of health/metrics, summed over the workers."""
+    request = urllib.request.Request(
+        f"{base}/api/v1/health/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    found = {}
+    for name, value in re.findall(r'^(aggregator_db_pool_\w+)\{alias="default"\} (\S+)$', text, re.M):
+        found[name] = float(value)
+    return found
 
 
 class Sampler(threading.Thread):
-    """Peak RSS of gunicorn and peak PostgreSQL connections to our database."""
+    """Peak RSS of gunicorn, PostgreSQL connections to our database, and the
+    pool gauges, sampled during the run."""
 
-    def __init__(self, pid: int, env: dict[str, str]) -> None:
+    def __init__(self, pid: int, env: dict[str, str], base: str) -> None:
         super().__init__(daemon=True)
-        self.pid, self.env = pid, env
+        self.pid, self.env, self.base = pid, env, base
         self.rss = 0
-        self.connections = 0
+        self.connections = 0  # connections PostgreSQL counts for the database
+        self.busy = 0  # of them, running a query or inside a transaction
+        self.pool: dict[str, float] = defaultdict(float)  # peaks of the pool gauges
         self.stop = threading.Event()
 
-    def _pg_connections(self) -> int:
-        url = self.env.get("DATABASE_URL", "")
-        if not url.startswith("postgres"):
-            return 0
+    def _postgres(self) -> tuple[int, int]:
         import psycopg
 
+        url = self.env["DATABASE_URL"]
         name = url.rsplit("/", 1)[-1].split("?")[0]
         with psycopg.connect(url, autocommit=True) as conn:
-            return conn.execute("select count(*) from pg_stat_activity where datname = %s", [name]).fetchone()[0]
+            total, busy = conn.execute(
+                "select count(*), count(*) filter (where state <> 'idle')"
+                " from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+                [name],
+            ).fetchone()
+        return total, busy
 
     def run(self) -> None:
+        last_scrape = 0.0
         while not self.stop.is_set():
             try:
                 master = psutil.Process(self.pid)
                 self.rss = max(self.rss, sum(p.memory_info().rss for p in [master, *master.children(recursive=True)]))
-                self.connections = max(self.connections, self._pg_connections())
-            except Exception:
-                pass
-            self.stop.wait(0.5)
+                total, busy = self._postgres()
+                self.connections, self.busy = max(self.connections, total), max(self.busy, busy)
+                if time.monotonic() - last_scrape >= 2:  # about as often as a tight Prometheus job
+                    last_scrape = time.monotonic()
+                    gauges = scrape(self.base)
+                    in_use = gauges.get("aggregator_db_pool_connections", 0) - gauges.get(
+                        "aggregator_db_pool_available_connections", 0
+                    )
+                    gauges["in_use"] = in_use
+                    for name, value in gauges.items():
+                        self.pool[name] = max(self.pool[name], value)
+            except Exception as exc:  # noqa: BLE001 - a missed sample is not a failed run
+                SAMPLES.setdefault(f"sampler {type(exc).__name__}", str(exc)[:300])
+            self.stop.wait(0.25)
 
 
-async def client(session, base, tokens, until, stats, number: int) -> None:
-    user, staff, writer = tokens
+async def client(session, base, tokens, until, stats, number: int, think: float) -> None:
+    user, writer = tokens
     as_user = {"Authorization": f"Token {user}"}
-    as_staff = {"Authorization": f"Token {staff}"}
     as_writer = {"Authorization": f"Token {writer}"}
     rng = random.Random(number)
+    kinds, weights = list(KINDS), list(KINDS.values())
+    # Clients arrive spread over one think time, not all in the first millisecond.
+    await asyncio.sleep(rng.uniform(0, think))
     while time.monotonic() < until:
-        kind = rng.choices(
-            ["files", "pipelines", "upload", "search", "logs", "live", "ready"], [20, 15, 10, 15, 20, 10, 10]
-        )[0]
+        kind = rng.choices(kinds, weights)[0]
         started = time.perf_counter()
         try:
             if kind == "files":
@@ -123,7 +189,7 @@ async def client(session, base, tokens, until, stats, number: int) -> None:
                 form.add_field("file", f"id,value\n{number},{rng.random()}\n".encode(), filename="load.csv")
                 response = await session.post(f"{base}/api/v1/files/", data=form, headers=as_user)
             elif kind == "search":
-                response = await session.get(f"{base}/api/v1/search/?q=load", headers=as_staff)
+                response = await session.get(f"{base}/api/v1/search/?q=load", headers=as_user)
             elif kind == "logs":
                 batch = [{"level": "info", "message": f"load {number} {i}", "source": "bench"} for i in range(10)]
                 response = await session.post(f"{base}/api/v1/logs/", json=batch, headers=as_writer)
@@ -133,12 +199,14 @@ async def client(session, base, tokens, until, stats, number: int) -> None:
                 response = await session.get(f"{base}/api/v1/health/ready")
             body = await response.read()
             status = response.status
-            if status >= 500:
+            if status >= 400:
                 SAMPLES.setdefault(f"{kind} {status}", body[:300])
         except Exception as exc:  # a refused or dropped connection is an error too
             status = f"{type(exc).__name__}"
             SAMPLES.setdefault(f"{kind} {status}", str(exc)[:300])
         stats[kind].append((time.perf_counter() - started, status))
+        if think:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -148,60 +216,79 @@ def pct(values: list[float], p: float) -> float:
 
 async def drive(args, tokens) -> dict:
     stats: dict[str, list] = defaultdict(list)
-    connector = aiohttp.TCPConnector(limit=args.clients)
+    # The client drops idle connections before gunicorn's keep-alive (5 s)
+    # does, so a request never goes out on a socket the server is closing.
+    connector = aiohttp.TCPConnector(limit=args.clients, keepalive_timeout=3)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         until = time.monotonic() + args.duration
         base = f"http://127.0.0.1:{args.port}"
-        await asyncio.gather(*(client(session, base, tokens, until, stats, n) for n in range(args.clients)))
+        await asyncio.gather(
+            *(client(session, base, tokens[n], until, stats, n, args.think) for n in range(args.clients))
+        )
     return stats
+
+
+def is_error(status) -> bool:
+    return not isinstance(status, int) or status >= 400
 
 
 def main() -> None:
     args = parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("set DATABASE_URL to a private PostgreSQL database (agg_<name>_bench)")
+    pool_size = args.pool_size if args.pool_size is not None else args.threads
+    multiproc = tempfile.mkdtemp(prefix="bench-load-prometheus-")
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
         "DJANGO_HTTPS": "0",
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
         "LOG_LEVEL": "WARNING",
-        # The load is one client address; the per-user rates are not what is measured.
-        "THROTTLE_ANON": "1000000/min",
-        "THROTTLE_USER": "1000000/min",
-        "THROTTLE_LOG_INGEST": "1000000/min",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": multiproc,
+        "DB_POOL_SIZE": str(pool_size),
+        "DB_POOL_OVERFLOW": str(args.pool_overflow),
+        "DB_POOL_MIN_SIZE": str(args.pool_min if args.pool_min is not None else pool_size),
     }
-    tokens = setup(env)
+    tokens = setup(env, args.clients)
+    base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "aggregator.wsgi", "-b", f"127.0.0.1:{args.port}",
-            "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "--backlog", "2048",
+            sys.executable, "-m", "gunicorn", "-c", "health/gunicorn_conf.py", "aggregator.wsgi",
+            "-b", f"127.0.0.1:{args.port}", "-w", str(args.workers), "-k", "gthread",
+            "--threads", str(args.threads), "--backlog", "2048", "--keep-alive", "5",
         ],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
-                psutil.net_connections  # noqa: B018
-                import urllib.request
-
-                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/api/v1/health/live", timeout=1)
+                urllib.request.urlopen(f"{base}/api/v1/health/ready", timeout=1)
                 break
-            except Exception:
+            except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.3)
-        sampler = Sampler(server.pid, env)
+        sampler = Sampler(server.pid, env, base)
         sampler.start()
+        load_before = os.getloadavg()[0]
         stats = asyncio.run(drive(args, tokens))
+        load_after = os.getloadavg()[0]
+        final = scrape(base)
         sampler.stop.set()
+        sampler.join(timeout=5)
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(multiproc, ignore_errors=True)
 
     everything = [t for rows in stats.values() for t, _ in rows]
-    errors = {
-        kind: sum(1 for _, s in rows if not isinstance(s, int) or (s >= 400 and s != 429))
-        for kind, rows in stats.items()
-    }
-    print(f"load: {args.clients} clients x {args.duration} s, gunicorn {args.workers}x{args.threads} gthread")
+    errors = {kind: sum(1 for _, s in rows if is_error(s)) for kind, rows in stats.items()}
+    think = f"think {args.think:g} s (0.5-1.5x)" if args.think else "no think time (saturation)"
+    print(
+        f"load: {args.clients} clients x {args.duration} s, {think}; gunicorn {args.workers} workers x"
+        f" {args.threads} threads (gthread); pool per worker {pool_size}+{args.pool_overflow},"
+        f" {args.pool_min if args.pool_min is not None else pool_size} opened up front"
+    )
     print(f"{'operation':<10} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, rows in sorted(stats.items()):
         times = [t for t, _ in rows]
@@ -213,11 +300,24 @@ def main() -> None:
         f"{'all':<10} {len(everything):>8} {sum(errors.values()):>6} {pct(everything, 0.5):>8.1f} "
         f"{pct(everything, 0.95):>8.1f} {pct(everything, 0.99):>8.1f}   (peer/target: 0 errors, p99 < 500 ms)"
     )
-    print(f"throughput {len(everything) / args.duration:.0f} req/s; peak PostgreSQL connections "
-          f"{sampler.connections}; peak gunicorn RSS {sampler.rss / 2**20:.0f} MiB")  # fmt: skip
-    bad = {s for rows in stats.values() for _, s in rows if not isinstance(s, int) or s >= 500}
-    if bad:
-        print(f"failures seen: {sorted(map(str, bad))}")
+    peak = sampler.pool
+    print(
+        f"throughput {len(everything) / args.duration:.0f} req/s; load average {load_before:.1f} -> {load_after:.1f}"
+        f" on {os.cpu_count()} cores; peak gunicorn RSS {sampler.rss / 2**20:.0f} MiB"
+    )
+    print(
+        f"pool (sum over workers): max {final.get('aggregator_db_pool_max_connections', 0):.0f},"
+        f" peak opened {peak['aggregator_db_pool_connections']:.0f}, peak in use {peak['in_use']:.0f},"
+        f" peak waiting {peak['aggregator_db_pool_waiting_requests']:.0f};"
+        f" requests that waited {final.get('aggregator_db_pool_requests_queued_total', 0):.0f}"
+        f" of {final.get('aggregator_db_pool_requests_total', 0):.0f}"
+        f" ({final.get('aggregator_db_pool_requests_wait_seconds_total', 0) * 1000:.0f} ms in all),"
+        f" errors {final.get('aggregator_db_pool_errors', 0):.0f}"
+    )
+    print(f"PostgreSQL: peak connections to the database {sampler.connections}, peak busy {sampler.busy}")
+    bad = sorted({str(s) for rows in stats.values() for _, s in rows if is_error(s)})
+    if bad or SAMPLES:
+        print(f"failures seen: {bad}")
         for key, sample in SAMPLES.items():
             print(f"  {key}: {sample!r}")
 

@@ -24,27 +24,39 @@ def uses_filesystem_broker() -> bool:
 
 
 def queue_depths() -> dict[str, int]:
-    """Messages waiting in each configured queue (one broker connection).
+    """Messages waiting in each configured queue.
 
     A passive declare asks the broker without creating anything; a queue the
     broker does not know yet (nothing was ever sent to it) holds nothing.
+
+    The broker connection comes from Celery's pool and goes back to it, so
+    a scrape does not pay for connecting (about 10 ms, and on Redis another
+    connection per channel: a fresh connection for six queues cost 130 ms
+    on a busy machine). A connection that failed is closed, not reused.
     """
     depths: dict[str, int] = {}
-    with app.connection_for_read() as connection:
+    connection = app.pool.acquire(block=True, timeout=conf.CHECK_TIMEOUT)
+    try:
         connection.ensure_connection(max_retries=1, timeout=conf.CHECK_TIMEOUT)
         # What a refused passive declare raises: kombu's ChannelError for
         # virtual transports (Redis, filesystem), amqp's NotFound for AMQP.
         not_found = (ChannelError, *connection.channel_errors)
+        # A refused passive declare closes the channel on AMQP, so there
+        # each queue gets its own; virtual transports keep one channel.
+        amqp = connection.transport.driver_type == "amqp"
         for name in settings.CELERY_TASK_QUEUES_NAMES:
-            # A refused passive declare closes the channel on AMQP, so each
-            # queue gets its own.
-            channel = connection.channel()
+            channel = connection.channel() if amqp else connection.default_channel
             try:
                 depths[name] = channel.queue_declare(queue=name, passive=True).message_count
             except not_found:
                 depths[name] = 0
             finally:
-                _close_quietly(channel, connection)
+                if amqp:
+                    _close_quietly(channel, connection)
+    except BaseException:
+        app.pool.replace(connection)
+        raise
+    connection.release()
     return depths
 
 

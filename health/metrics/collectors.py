@@ -3,7 +3,10 @@
 They come from the health checks through the runner, so a scrape inherits
 their timeouts and their short cache: many scrapers cost one round of
 queries per interval, and a hung dependency cannot hang the scrape. The
-Celery worker ping is left out (it waits on purpose); queue depths are in.
+scrape does not wait for that round either: it reports the last results and
+the runner refreshes them in the background (`stale_ok`); the age of each
+is exported. The Celery worker ping is left out (it waits on purpose); queue
+depths are in.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _value(result: CheckResult, measurement: str):
 
 class StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        results = {result.name: result for result in runner.run_checks(SCRAPED_CHECKS)}
+        results = {result.name: result for result in runner.run_checks(SCRAPED_CHECKS, stale_ok=True)}
 
         status = GaugeMetricFamily(
             "aggregator_health_check_status",
@@ -46,11 +49,20 @@ class StateCollector(Collector):
         duration = GaugeMetricFamily(
             "aggregator_health_check_duration_seconds", "How long each health check took.", labels=["check"]
         )
+        age = GaugeMetricFamily(
+            "aggregator_health_check_age_seconds",
+            "How long ago each health check's reported result was taken.",
+            labels=["check"],
+        )
         for name, result in results.items():
             status.add_metric([name], _STATUS_VALUE[result.status])
             duration.add_metric([name], result.duration_ms / 1000)
+            seconds = runner.age_seconds(name)
+            if seconds is not None:
+                age.add_metric([name], seconds)
         yield status
         yield duration
+        yield age
 
         yield from self._database(results["database"])
         yield from self._cache(results["cache"])

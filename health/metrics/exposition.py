@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from health.metrics.collectors import ServerProcessCollector, StateCollector
+from health.metrics.multiprocess import LockedMultiProcessCollector
 from health.metrics.pool import publish_pool_stats
 
 # The classic text format every Prometheus version reads (what
@@ -25,7 +25,7 @@ def render() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode():
         # Samples of every process (live or dead) from the shared folder.
-        prometheus_multiprocess.MultiProcessCollector(registry)
+        LockedMultiProcessCollector(registry)
         registry.register(ServerProcessCollector())
     else:
         # One process: the default registry holds our instruments and

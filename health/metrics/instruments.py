@@ -67,3 +67,22 @@ DB_POOL_ERRORS = Gauge(
     ["alias"],
     multiprocess_mode="livesum",
 )
+
+# psycopg's own counters, turned into Prometheus counters (see pool.py):
+# how many connections the pools handed out, how many of those requests had
+# to queue because no connection was free, and how long they queued.
+DB_POOL_REQUESTS = Counter(
+    "aggregator_db_pool_requests",
+    "Connections requested from the psycopg pools.",
+    ["alias"],
+)
+DB_POOL_REQUESTS_QUEUED = Counter(
+    "aggregator_db_pool_requests_queued",
+    "Connection requests that had to wait because no pooled connection was free.",
+    ["alias"],
+)
+DB_POOL_WAIT = Counter(
+    "aggregator_db_pool_requests_wait_seconds",
+    "Time connection requests spent waiting for a pooled connection.",
+    ["alias"],
+)

@@ -1,5 +1,7 @@
-"""Publishes this process's database pool figures into the pool gauges."""
+"""Publishes this process's database pool figures into the pool gauges
+and counters."""
 
+import threading
 import time
 
 from django.db import connections
@@ -10,6 +12,17 @@ from health.metrics import instruments
 # Publishing is cheap, but once a second is plenty for a 15 s scrape.
 _INTERVAL = 1.0
 _last = 0.0
+# psycopg's counters are totals since the pool opened; Prometheus counters
+# only go up by increments. The last totals published, per alias, give the
+# increment. The lock keeps two threads from publishing the same increment.
+_published: dict[tuple[str, str], float] = {}
+_lock = threading.Lock()
+
+_COUNTERS = (
+    ("requests_num", instruments.DB_POOL_REQUESTS, 1),
+    ("requests_queued", instruments.DB_POOL_REQUESTS_QUEUED, 1),
+    ("requests_wait_ms", instruments.DB_POOL_WAIT, 0.001),
+)
 
 
 def publish_pool_stats(*, force: bool = False) -> None:
@@ -29,3 +42,10 @@ def publish_pool_stats(*, force: bool = False) -> None:
         instruments.DB_POOL_ERRORS.labels(alias).set(
             stats.get("requests_errors", 0) + stats.get("connections_errors", 0)
         )
+        with _lock:
+            for key, counter, scale in _COUNTERS:
+                total = stats.get(key, 0) * scale
+                increment = total - _published.get((alias, key), 0.0)
+                if increment > 0:
+                    counter.labels(alias).inc(increment)
+                _published[(alias, key)] = total

@@ -75,6 +75,18 @@ def test_paths_that_match_no_view_share_one_label(anon_client):
     assert sample("aggregator_http_requests_total", view="unmatched", method="GET", status="404") == before + 2
 
 
+def test_admin_pages_share_one_label(client):
+    """The admin has some 175 named views: one series each would swell
+    every scrape."""
+    ok = sample("aggregator_http_requests_total", view="admin", method="GET", status="200")
+    redirected = sample("aggregator_http_requests_total", view="admin", method="GET", status="302")
+    assert client.get("/admin/login/").status_code == 200
+    assert client.get("/admin/").status_code == 302  # to the login page
+    assert sample("aggregator_http_requests_total", view="admin", method="GET", status="200") == ok + 1
+    assert sample("aggregator_http_requests_total", view="admin", method="GET", status="302") == redirected + 1
+    assert sample("aggregator_http_requests_total", view="admin:login", method="GET", status="200") == 0
+
+
 def test_it_counts_task_outcomes_and_durations():
     success = sample("aggregator_celery_tasks_total", task="tests.health.add", state="SUCCESS")
     failure = sample("aggregator_celery_tasks_total", task="tests.health.boom", state="FAILURE")
@@ -98,6 +110,7 @@ def test_it_exports_platform_state_and_process_metrics(anon_client, alice):
         'aggregator_celery_queue_depth{queue="files"} 0.0',
         "aggregator_users_active 1.0",
         "aggregator_pipelines_active 0.0",
+        'aggregator_health_check_age_seconds{check="database"} ',
         "aggregator_storage_free_bytes ",
         "aggregator_system_memory_used_ratio ",
         "process_resident_memory_bytes ",
@@ -157,3 +170,39 @@ def test_promtool_accepts_the_output(anon_client, alice_client):
         [promtool, "check", "metrics"], input=scrape(anon_client).encode(), capture_output=True, timeout=60
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_pool_counters_go_up_by_what_the_pool_counted(monkeypatch):
+    """psycopg counts totals since its pool opened; the Prometheus counters
+    go up by the difference at each publication, never down."""
+    from health.metrics import pool
+
+    totals = {"requests_num": 10, "requests_queued": 2, "requests_wait_ms": 1500}
+    monkeypatch.setattr(pool, "pool_stats", lambda alias: dict(totals))
+    monkeypatch.setattr(pool, "_published", {})
+    labels = {"alias": "default"}
+    before = {
+        name: sample(name, **labels)
+        for name in (
+            "aggregator_db_pool_requests_total",
+            "aggregator_db_pool_requests_queued_total",
+            "aggregator_db_pool_requests_wait_seconds_total",
+        )
+    }
+    pool.publish_pool_stats(force=True)
+    totals.update(requests_num=25, requests_queued=3, requests_wait_ms=2000)
+    pool.publish_pool_stats(force=True)
+    assert sample("aggregator_db_pool_requests_total", **labels) == before["aggregator_db_pool_requests_total"] + 25
+    assert (
+        sample("aggregator_db_pool_requests_queued_total", **labels)
+        == before["aggregator_db_pool_requests_queued_total"] + 3
+    )
+    assert sample("aggregator_db_pool_requests_wait_seconds_total", **labels) == pytest.approx(
+        before["aggregator_db_pool_requests_wait_seconds_total"] + 2.0
+    )
+    # A pool opened again starts from zero: nothing is taken back.
+    totals.update(requests_num=1, requests_queued=0, requests_wait_ms=0)
+    pool.publish_pool_stats(force=True)
+    totals.update(requests_num=4)
+    pool.publish_pool_stats(force=True)
+    assert sample("aggregator_db_pool_requests_total", **labels) == before["aggregator_db_pool_requests_total"] + 28

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,6 +80,9 @@ def test_a_counter_is_exact_across_workers_and_survives_a_dead_worker(two_worker
     assert victim not in {child.pid for child in psutil.Process(server.process.pid).children()}
     for _ in range(4):
         assert live_count(scrape(server)) == baseline + REQUESTS
+    # Its counters now live in the archive, not in a file of its own.
+    assert not list(folder.glob(f"*_{victim}.db"))
+    assert (folder / "counter_archive.db").exists()
 
 
 def test_promtool_accepts_the_multiprocess_output(two_worker_server):
@@ -128,3 +132,63 @@ def test_a_celery_worker_sharing_the_folder_adds_its_task_metrics(shared_metrics
         "aggregator_celery_task_duration_seconds_count", {"task": "aggregator.tasks.worker_heartbeat_task"}
     )
     assert duration_count == 1
+
+
+WRITER = """
+import sys
+from prometheus_client import Counter, Histogram
+requests = Counter("t_requests", "Requests.", ["view"])
+latency = Histogram("t_latency_seconds", "Latency.", ["view"], buckets=(0.1, 1.0))
+for i in range(int(sys.argv[1])):
+    requests.labels("a").inc()
+    latency.labels("a").observe(0.05 if i % 2 else 0.5)
+requests.labels(sys.argv[2]).inc(3)
+"""
+
+
+def collect(folder: Path) -> dict:
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for metric in MultiProcessCollector(None, path=str(folder)).collect()
+        for sample in metric.samples
+    }
+
+
+def test_folding_dead_processes_keeps_every_count_in_one_archive_per_kind(tmp_path):
+    """GIVEN three processes that counted and observed, two of them gone
+    WHEN the two are folded (what child_exit does)
+    THEN a scrape reads the same totals and buckets, from the archives
+    and the live process's files only."""
+    from health.metrics.multiprocess import fold_dead_process
+
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    pids = []
+    for count, view in ((4, "b"), (6, "c"), (2, "b")):
+        subprocess.run([sys.executable, "-c", WRITER, str(count), view], env=env, check=True)
+        pids.append(_last_pid(folder, pids))
+    before = collect(folder)
+    assert before[("t_requests_total", (("view", "a"),))] == 12
+    assert before[("t_latency_seconds_bucket", (("le", "0.1"), ("view", "a")))] == 6
+
+    fold_dead_process(pids[0], folder)
+    fold_dead_process(pids[1], folder)
+
+    assert collect(folder) == pytest.approx(before)  # sums may differ in the last bit
+    assert sorted(path.name for path in folder.glob("*.db")) == sorted(
+        ["counter_archive.db", "histogram_archive.db", f"counter_{pids[2]}.db", f"histogram_{pids[2]}.db"]
+    )
+    # Folding the last one into an archive that already holds the others.
+    fold_dead_process(pids[2], folder)
+    assert collect(folder) == pytest.approx(before)  # sums may differ in the last bit
+    assert sorted(path.name for path in folder.glob("*.db")) == ["counter_archive.db", "histogram_archive.db"]
+
+
+def _last_pid(folder: Path, known: list[int]) -> int:
+    """The pid of the writer that just ran: the one new name in the folder."""
+    found = {int(path.stem.rpartition("_")[2]) for path in folder.glob("counter_*.db")} - set(known)
+    assert len(found) == 1, found
+    return found.pop()

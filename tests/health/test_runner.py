@@ -81,3 +81,66 @@ def test_a_finished_result_is_reused_until_it_expires(monkeypatch):
 def test_use_cache_false_runs_again():
     first = runner.run_checks(["system"])[0]
     assert runner.run_checks(["system"], use_cache=False)[0] is not first
+
+
+@pytest.fixture
+def slow_system_check(monkeypatch):
+    """The system check, made to wait until the test releases it."""
+    from health.checks.system import SystemCheck
+
+    release = threading.Event()
+    original = SystemCheck.run
+
+    def run(self):
+        release.wait(30)
+        return original(self)
+
+    def slow() -> threading.Event:
+        monkeypatch.setattr(SystemCheck, "run", run)
+        return release
+
+    yield slow
+    release.set()
+
+
+def test_stale_ok_answers_with_the_last_result_and_refreshes_it_behind(monkeypatch, slow_system_check):
+    """GIVEN an expired result, WHEN a scrape asks with stale_ok, THEN it gets
+    the last result without waiting, and the next caller gets the refresh."""
+    monkeypatch.setattr(conf, "CACHE_SECONDS", 0.0)  # every result expires at once
+    first = runner.run_checks(["system"])[0]
+    release = slow_system_check()
+    started = time.monotonic()
+    assert runner.run_checks(["system"], stale_ok=True)[0] is first
+    assert time.monotonic() - started < 5  # it did not wait for the held-up run (30 s)
+    release.set()
+    deadline = time.monotonic() + 10
+    result = first
+    while result is first and time.monotonic() < deadline:
+        time.sleep(0.05)
+        result = runner.run_checks(["system"], stale_ok=True)[0]
+    assert result is not first
+    assert result.status is not Status.FAIL
+
+
+def test_stale_ok_reports_a_refresh_stuck_past_its_timeout_as_failed(monkeypatch, slow_system_check):
+    monkeypatch.setattr(conf, "CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(conf, "CHECK_TIMEOUT", 0.2)
+    first = runner.run_checks(["system"])[0]
+    slow_system_check()
+    assert runner.run_checks(["system"], stale_ok=True)[0] is first
+    time.sleep(0.3)
+    stuck = runner.run_checks(["system"], stale_ok=True)[0]
+    assert stuck.status is Status.FAIL
+    assert stuck.output == "no answer within 0.2 s"
+    # Still one run in flight, not one per caller.
+    assert len([thread for thread in threading.enumerate() if thread.name == "health-system"]) == 1
+
+
+def test_stale_ok_waits_for_a_fresh_result_when_the_last_is_too_old(monkeypatch):
+    monkeypatch.setattr(conf, "CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(conf, "METRICS_MAX_STALE_SECONDS", 0.1)
+    first = runner.run_checks(["system"])[0]
+    time.sleep(0.2)
+    fresh = runner.run_checks(["system"], stale_ok=True)[0]
+    assert fresh is not first
+    assert runner.age_seconds("system") < 0.1
