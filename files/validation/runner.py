@@ -22,6 +22,10 @@ from files.validation.xmlfile import check_xml
 
 log = structlog.get_logger(__name__)
 
+# Facts hoisted to the top of the report: data rows of a tabular file (CSV,
+# JSON/JSON Lines records, Parquet) and, for workbooks, per sheet.
+DATA_ROW_FACTS = ("data_rows", "sheet_rows")
+
 
 def _run(report: Report, name: str, check: Callable[[], Any]) -> Any:
     """Run one check; a failure (or a crash) is recorded, never raised."""
@@ -75,7 +79,11 @@ def validate_path(path: Path, *, filename: str, size: int) -> tuple[Report, str,
     if check is None:
         report.skip(f"{file_type}_content", "no content check for this type")
     else:
-        _run(report, f"{file_type}_content", check)
+        facts = _run(report, f"{file_type}_content", check)
+        if isinstance(facts, dict):
+            # The content check read every row anyway: keep the count where
+            # a conversion looks before queuing (Excel's row limit).
+            report.facts.update({key: facts[key] for key in DATA_ROW_FACTS if key in facts})
     return report, file_type, mime
 
 
