@@ -109,6 +109,11 @@ def convert(
         known = reader.total_rows if reader.total_rows is not None else rows
         if known is None:
             known = reader.count_rows(stop_after=conf.XLSX_MAX_ROWS - 1, progress=progress)
+            if reader.total_rows is None:  # counting stopped once past the limit
+                raise ConversionError(
+                    f"The file has more than {conf.XLSX_MAX_ROWS - 1:,} data rows, over Excel's limit of "
+                    f"{conf.XLSX_MAX_ROWS:,} rows per sheet (header row included)."
+                )
         check_xlsx_rows(known)
     writer = open_writer(Path(target), target_fmt, reader.schema)
     try:

@@ -104,7 +104,8 @@ class CsvReader(Reader):
     def count_rows(self, *, stop_after: int, progress: Callable[[int, int], None] | None = None) -> int:
         """Counts the data rows in a first pass (for a target that must know
         them before writing), stopping as soon as there are more than
-        `stop_after`. Only the first column is converted; the file still
+        `stop_after` (then `total_rows` stays None: the count is only a
+        lower bound). Only the first column is converted; the file still
         goes through the same parser, so a malformed CSV fails here too.
         Progress then covers two passes."""
         self.total, self._offset = 2 * self._size, self._size
@@ -120,7 +121,8 @@ class CsvReader(Reader):
                 if progress is not None:
                     progress(self.done, self.total)
                 if rows > stop_after:
-                    break
+                    return rows  # a lower bound: total_rows stays unknown
+        self.total_rows = rows
         return rows
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:

@@ -149,7 +149,9 @@ def test_a_job_on_a_file_without_a_recorded_count_fails_before_writing(
     assert response.status_code == 202
     job = FileProcessingJob.objects.get(pk=response.json()["job"])
     assert job.status == "failed"
-    assert "7 data rows" in job.error and "Excel's limit of 7 rows" in job.error
+    # A CSV is counted only until it is past the limit, so its count is a bound.
+    assert ("more than 6 data rows" if kind == "csv" else "7 data rows") in job.error
+    assert "Excel's limit of 7 rows" in job.error
     assert job.output_file is None
     assert writer_calls == []
     assert not FileUpload.objects.filter(source=source).exists()
@@ -165,7 +167,7 @@ def test_a_parquet_file_without_a_recorded_count_is_still_refused_up_front(alice
     assert "7 data rows" in response.json()["detail"]
 
 
-def test_the_csv_counting_pass_stops_just_past_the_limit(tmp_path, monkeypatch, writer_calls):
+def test_the_csv_counting_pass_stops_just_past_the_limit(tmp_path, monkeypatch):
     """A CSV of unknown length is counted only until it is known to be too long."""
     from files.conversions.readers import CsvReader
 
@@ -173,7 +175,37 @@ def test_the_csv_counting_pass_stops_just_past_the_limit(tmp_path, monkeypatch, 
     path.write_bytes(tabular_bytes("csv", 5000))
     monkeypatch.setattr(convert_conf, "CSV_BLOCK_BYTES", 64 * 1024)
 
-    counted = CsvReader(path).count_rows(stop_after=10)
+    stopped, complete = CsvReader(path), CsvReader(path)
 
-    assert 10 < counted < 5000
-    assert CsvReader(path).count_rows(stop_after=10_000) == 5000
+    assert 10 < stopped.count_rows(stop_after=10) < 5000
+    assert stopped.total_rows is None
+    assert complete.count_rows(stop_after=10_000) == 5000
+    assert complete.total_rows == 5000
+
+
+def test_a_long_csv_of_unknown_length_is_refused_before_writing_and_one_within_converts(
+    tmp_path, monkeypatch, writer_calls
+):
+    """Several blocks of CSV, no recorded count: past the limit nothing is written; within it, the
+    counting pass and the conversion together report progress up to 100 %."""
+    path = tmp_path / "long.csv"
+    path.write_bytes(tabular_bytes("csv", 5000))
+    monkeypatch.setattr(convert_conf, "CSV_BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(convert_conf, "XLSX_MAX_ROWS", 100)
+
+    with pytest.raises(conversions.ConversionError, match="more than 99 data rows"):
+        conversions.convert(path, source_fmt="csv", target=tmp_path / "no.xlsx", target_fmt="xlsx")
+    assert writer_calls == [] and not (tmp_path / "no.xlsx").exists()
+
+    monkeypatch.setattr(convert_conf, "XLSX_MAX_ROWS", 5001)
+    seen = []
+    result = conversions.convert(
+        path,
+        source_fmt="csv",
+        target=tmp_path / "yes.xlsx",
+        target_fmt="xlsx",
+        progress=lambda d, t: seen.append(d / t),
+    )
+    assert result.rows == 5000 and writer_calls == ["xlsx"]
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert any(fraction <= 0.5 for fraction in seen[:-1])  # the counting pass is the first half
