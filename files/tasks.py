@@ -14,9 +14,9 @@ def file_upload_validate_task(upload_id: str) -> None:
 
 @shared_task(acks_late=True, name="files.tasks.file_upload_rescan_task")
 def file_upload_rescan_task(upload_id: str) -> None:
-    from files.validation.runner import file_upload_rescan
+    from files.validation.runner import file_upload_rescan_run
 
-    file_upload_rescan(upload_id=upload_id)
+    file_upload_rescan_run(upload_id=upload_id)
 
 
 @shared_task(acks_late=True, name="files.tasks.file_uploads_expire_task")

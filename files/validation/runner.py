@@ -141,7 +141,7 @@ def file_upload_validate(*, upload_id: str) -> None:
         file_preview_queue(upload_id=upload.pk)
 
 
-def file_upload_rescan(*, upload_id: str) -> None:
+def file_upload_rescan_run(*, upload_id: str) -> None:
     """Scan a validated file again and record the verdict (the task behind
     the console's "Re-scan with ClamAV"): the same `scan_path` as validation,
     its verdict replacing the report's virus_scan check. The content checks
