@@ -153,6 +153,9 @@ class CsvReader(Reader):
             source.close()
 
 
+MIN_BLOCKS_AHEAD = 3
+
+
 class PacedFile:
     """A file that lets pyarrow's CSV reader run only `ahead` blocks ahead.
 
@@ -164,7 +167,10 @@ class PacedFile:
 
     def __init__(self, path: Path, *, ahead: int) -> None:
         self.handle = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-        self.ahead = max(ahead, 2)  # a batch may need the next block to finish its last row
+        # A batch may need the next block to finish its last row, and a
+        # non-UTF-8 file is transcoded by Arrow a block ahead of that: with
+        # fewer than 3 the reader waits for a read that waits for it.
+        self.ahead = max(ahead, MIN_BLOCKS_AHEAD)
         self.reads = 0
         self.used = 0
         self.position = 0
