@@ -74,8 +74,16 @@ class CsvReader(Reader):
         names = self._header_names(encoding, dialect)
         # Our own names and skip_rows=1: Arrow then reads every column as a
         # string instead of guessing types from the first block.
+        # use_threads=False: Arrow's parallel block parsing held more blocks
+        # in flight on an idle machine (peak 255-278 MiB at 1 GiB, over the
+        # 256 MiB budget); single-threaded it stays near 222 MiB and is still
+        # faster than pyarrow's read_csv (docs/BENCHMARKS-PROCESSING.md).
         self.read_options = pacsv.ReadOptions(
-            block_size=conf.CSV_BLOCK_BYTES, encoding=self.encoding, column_names=names, skip_rows=1
+            block_size=conf.CSV_BLOCK_BYTES,
+            encoding=self.encoding,
+            column_names=names,
+            skip_rows=1,
+            use_threads=False,
         )
         self.convert = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names},
