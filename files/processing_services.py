@@ -150,13 +150,14 @@ def file_conversion_request(*, source: FileUpload, target_format: str, user, she
     if problem:
         raise Conflict(f"Cannot convert: {problem}")
     source_fmt = format_of(source.filename, source.file_type)
+    rows = recorded_data_rows(source, sheet=sheet)
     try:
-        if (source_fmt, target_format) == ("parquet", "xlsx"):
-            # Excel's row limit is checked up front from the Parquet footer.
+        if (source_fmt, target_format) == ("parquet", "xlsx") and rows is None:
+            # Validated before row counts were recorded: the footer knows.
             with storage.local_copy(source.blob.storage_name) as path:
                 conversion_check(source_fmt=source_fmt, target_fmt=target_format, path=path)
         else:
-            conversion_check(source_fmt=source_fmt, target_fmt=target_format)
+            conversion_check(source_fmt=source_fmt, target_fmt=target_format, rows=rows)
     except ConversionError as exc:
         raise InvalidInput(str(exc)) from None
     with transaction.atomic():
@@ -180,6 +181,14 @@ def file_conversion_request(*, source: FileUpload, target_format: str, user, she
         _queue_conversion(job.pk)
     log.info("file_conversion_requested", upload_id=str(source.pk), job_id=str(job.pk), target=target_format)
     return conversion
+
+
+def recorded_data_rows(upload: FileUpload, *, sheet: str = "") -> int | None:
+    """The data rows validation counted (a sheet's, for a workbook), or None
+    when it did not (a file validated before counts were recorded)."""
+    report = upload.validation_report or {}
+    value = (report.get("sheet_rows") or {}).get(sheet) if sheet else report.get("data_rows")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _queue_conversion(job_id) -> None:
@@ -276,6 +285,7 @@ def file_conversion_run(*, job_id) -> None:
                     target_fmt=target_format,
                     progress=_progress_writer(job, span=(0, 95)),
                     sheet=conversion.sheet or None,
+                    rows=recorded_data_rows(source, sheet=conversion.sheet),
                 )
         except ConversionError as exc:
             _fail(job, str(exc))

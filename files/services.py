@@ -575,3 +575,54 @@ def file_upload_record_validation(
         if quarantine and upload.blob_id:
             StoredBlob.objects.filter(pk=upload.blob_id).update(quarantined=True)
     log.info("file_upload_validated", upload_id=str(upload_id), passed=passed, reason=failure_reason, scan=scan_status)
+
+
+# --- Re-scanning -------------------------------------------------------------
+
+RESCANNABLE = (FileStatus.COMPLETED, FileStatus.FAILED)
+
+
+def file_upload_rescan(*, upload: FileUpload, requested_by: str = "") -> FileUpload:
+    """Queue a new virus scan of a file whose validation has finished."""
+    from files.tasks import file_upload_rescan_task
+
+    with transaction.atomic():
+        locked = FileUpload.objects.select_for_update().get(pk=upload.pk)
+        if locked.status not in RESCANNABLE or locked.blob_id is None:
+            raise Conflict(f"A file that is {locked.status} cannot be re-scanned.")
+        locked.scan_status = ScanStatus.PENDING
+        locked.scan_result = ""
+        locked.save(update_fields=["scan_status", "scan_result", "updated_at"])
+        transaction.on_commit(lambda: file_upload_rescan_task.delay(str(locked.pk)))
+    log.info("file_upload_rescan_queued", upload_id=str(upload.pk), requested_by=requested_by)
+    return locked
+
+
+def file_upload_record_scan(
+    *,
+    upload_id,
+    report: dict,
+    passed: bool,
+    failure_reason: str,
+    scan_status: str,
+    scan_result: str,
+    quarantine: bool,
+) -> bool:
+    """Store a re-scan's verdict; True when it made the file COMPLETED (it
+    was not before). Nothing changes for a file deleted or re-validated
+    meanwhile."""
+    with transaction.atomic():
+        upload = FileUpload.objects.select_for_update().filter(pk=upload_id).first()
+        if upload is None or upload.status not in RESCANNABLE or upload.blob_id is None:
+            return False
+        was_completed = upload.status == FileStatus.COMPLETED
+        upload.validation_report = report
+        upload.scan_status = scan_status
+        upload.scan_result = scan_result[:255]
+        upload.failure_reason = "" if passed else failure_reason
+        upload.status = FileStatus.COMPLETED if passed else FileStatus.FAILED
+        upload.save()
+        if quarantine:
+            StoredBlob.objects.filter(pk=upload.blob_id).update(quarantined=True)
+    log.info("file_upload_rescanned", upload_id=str(upload_id), scan=scan_status, passed=passed)
+    return passed and not was_completed

@@ -12,6 +12,13 @@ def file_upload_validate_task(upload_id: str) -> None:
     file_upload_validate(upload_id=upload_id)
 
 
+@shared_task(acks_late=True, name="files.tasks.file_upload_rescan_task")
+def file_upload_rescan_task(upload_id: str) -> None:
+    from files.validation.runner import file_upload_rescan_run
+
+    file_upload_rescan_run(upload_id=upload_id)
+
+
 @shared_task(acks_late=True, name="files.tasks.file_uploads_expire_task")
 def file_uploads_expire_task() -> int:
     return services.file_uploads_expire()

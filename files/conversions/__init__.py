@@ -30,7 +30,15 @@ CONTENT_TYPES = {
 
 Progress = Callable[[int, int], None]
 
-__all__ = ["ConversionError", "ConversionResult", "SOURCES", "TARGETS", "conversion_check", "convert"]
+__all__ = [
+    "ConversionError",
+    "ConversionResult",
+    "SOURCES",
+    "TARGETS",
+    "check_xlsx_rows",
+    "conversion_check",
+    "convert",
+]
 
 
 @dataclass
@@ -42,11 +50,14 @@ class ConversionResult:
         return {"rows": self.rows, "columns": self.columns}
 
 
-def conversion_check(*, source_fmt: str | None, target_fmt: str, path: Path | None = None) -> None:
+def conversion_check(
+    *, source_fmt: str | None, target_fmt: str, path: Path | None = None, rows: int | None = None
+) -> None:
     """Refuses, before any work is queued, what cannot succeed.
 
-    Cheap checks only: formats, and Excel's row limit when the source knows
-    its row count without being read (Parquet's footer).
+    Cheap checks only: formats, and Excel's row limit when the number of data
+    rows is known (`rows`, recorded by validation) or free to learn (a
+    Parquet footer at `path`).
     """
     if target_fmt not in TARGETS:
         raise ConversionError(f"Unsupported target format {target_fmt!r}; choose one of {', '.join(TARGETS)}.")
@@ -54,13 +65,24 @@ def conversion_check(*, source_fmt: str | None, target_fmt: str, path: Path | No
         raise ConversionError(f"Files of this type ({source_fmt or 'unknown'}) cannot be converted.")
     if source_fmt == target_fmt:
         raise ConversionError(f"The file is already {target_fmt}.")
-    if target_fmt == "xlsx" and source_fmt == "parquet" and path is not None:
+    if target_fmt != "xlsx":
+        return
+    if rows is None and source_fmt == "parquet" and path is not None:
         try:
             rows = pq.ParquetFile(path).metadata.num_rows
         except (pa.ArrowException, OSError) as exc:
             raise ConversionError(f"Not a readable Parquet file: {exc}") from None
-        if rows + 1 > conf.XLSX_MAX_ROWS:
-            raise ConversionError(_too_many_rows(rows))
+    if rows is not None:
+        check_xlsx_rows(rows)
+
+
+def check_xlsx_rows(rows: int) -> None:
+    """Excel holds XLSX_MAX_ROWS rows per sheet, the header row included."""
+    if rows + 1 > conf.XLSX_MAX_ROWS:
+        raise ConversionError(
+            f"The file has {rows:,} data rows ({rows + 1:,} with the header row), over Excel's limit of "
+            f"{conf.XLSX_MAX_ROWS:,} rows per sheet."
+        )
 
 
 def convert(
@@ -71,13 +93,28 @@ def convert(
     target_fmt: str,
     progress: Progress | None = None,
     sheet: str | None = None,
+    rows: int | None = None,
 ) -> ConversionResult:
     """Converts `source` into a new file at `target` (which the caller owns,
-    and removes if this raises)."""
-    conversion_check(source_fmt=source_fmt, target_fmt=target_fmt, path=Path(source))
+    and removes if this raises).
+
+    `rows` is the source's number of data rows when validation recorded it.
+    An Excel target needs that number before anything is written: from
+    `rows`, from the reader (Parquet's footer; JSON and Excel sources are
+    read twice anyway), or else from a counting pass over a CSV source.
+    """
+    conversion_check(source_fmt=source_fmt, target_fmt=target_fmt, path=Path(source), rows=rows)
     reader = open_reader(Path(source), source_fmt, sheet=sheet)
-    if target_fmt == "xlsx" and reader.total_rows is not None and reader.total_rows + 1 > conf.XLSX_MAX_ROWS:
-        raise ConversionError(_too_many_rows(reader.total_rows))
+    if target_fmt == "xlsx":
+        known = reader.total_rows if reader.total_rows is not None else rows
+        if known is None:
+            known = reader.count_rows(stop_after=conf.XLSX_MAX_ROWS - 1, progress=progress)
+            if reader.total_rows is None:  # counting stopped once past the limit
+                raise ConversionError(
+                    f"The file has more than {conf.XLSX_MAX_ROWS - 1:,} data rows, over Excel's limit of "
+                    f"{conf.XLSX_MAX_ROWS:,} rows per sheet (header row included)."
+                )
+        check_xlsx_rows(known)
     writer = open_writer(Path(target), target_fmt, reader.schema)
     try:
         for batch in reader:
@@ -102,7 +139,3 @@ def _close_quietly(writer) -> None:
         writer.close()
     except Exception:  # noqa: BLE001
         pass
-
-
-def _too_many_rows(rows: int) -> str:
-    return f"{rows:,} rows is over Excel's limit of {conf.XLSX_MAX_ROWS:,} rows per sheet (header included)."

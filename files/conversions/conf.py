@@ -8,7 +8,7 @@ BATCH_ROWS = env_int("FILES_CONVERT_BATCH_ROWS", 10_000, minimum=1)
 # single row it can parse.
 CSV_BLOCK_BYTES = env_int("FILES_CONVERT_CSV_BLOCK_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 # How many CSV blocks may be read ahead of the batch being converted.
-CSV_BLOCKS_AHEAD = env_int("FILES_CONVERT_CSV_BLOCKS_AHEAD", 4, minimum=2)
+CSV_BLOCKS_AHEAD = env_int("FILES_CONVERT_CSV_BLOCKS_AHEAD", 4, minimum=3)
 # A single JSON record bigger than this is refused rather than buffered.
 MAX_RECORD_BYTES = env_int("FILES_CONVERT_MAX_RECORD_BYTES", 16 * 1024 * 1024, minimum=1024)
 # Excel's own limits (rows include the header row).

@@ -22,12 +22,12 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import xlrd
 
 from files.conversions import conf
 from files.conversions.errors import ConversionError
 from files.previews.delimited import sniff_dialect
 from files.previews.encoding import detect_encoding, looks_binary, read_sample
+from files.previews.excel import open_xls, xls_cell_value
 from files.previews.jsonstream import JsonRecords, JsonStreamError
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -44,11 +44,19 @@ class Reader:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
 
+    def count_rows(self, *, stop_after: int, progress: Callable[[int, int], None] | None = None) -> int:
+        """The number of data rows, read now if it is not known yet."""
+        if self.total_rows is None:
+            raise NotImplementedError
+        return self.total_rows
+
 
 class CsvReader(Reader):
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.total = max(path.stat().st_size, 1)
+        self._size = max(path.stat().st_size, 1)
+        self.total = self._size
+        self._offset = 0  # progress already made by a counting pass
         sample = read_sample(path, 256 * 1024)
         if looks_binary(sample):
             raise ConversionError("This file is binary, not CSV text.")
@@ -66,8 +74,16 @@ class CsvReader(Reader):
         names = self._header_names(encoding, dialect)
         # Our own names and skip_rows=1: Arrow then reads every column as a
         # string instead of guessing types from the first block.
+        # use_threads=False: Arrow's parallel block parsing held more blocks
+        # in flight on an idle machine (peak 255-278 MiB at 1 GiB, over the
+        # 256 MiB budget); single-threaded it stays near 222 MiB and is still
+        # faster than pyarrow's read_csv (docs/BENCHMARKS-PROCESSING.md).
         self.read_options = pacsv.ReadOptions(
-            block_size=conf.CSV_BLOCK_BYTES, encoding=self.encoding, column_names=names, skip_rows=1
+            block_size=conf.CSV_BLOCK_BYTES,
+            encoding=self.encoding,
+            column_names=names,
+            skip_rows=1,
+            use_threads=False,
         )
         self.convert = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names},
@@ -93,14 +109,42 @@ class CsvReader(Reader):
             raise ConversionError("The CSV header has duplicate column names.")
         return header
 
+    def count_rows(self, *, stop_after: int, progress: Callable[[int, int], None] | None = None) -> int:
+        """Counts the data rows in a first pass (for a target that must know
+        them before writing), stopping as soon as there are more than
+        `stop_after` (then `total_rows` stays None: the count is only a
+        lower bound). Only the first column is converted; the file still
+        goes through the same parser, so a malformed CSV fails here too.
+        Progress then covers two passes."""
+        self.total, self._offset = 2 * self._size, self._size
+        rows = 0
+        first_only = pacsv.ConvertOptions(
+            column_types={self.schema.names[0]: pa.string()},
+            include_columns=[self.schema.names[0]],
+            strings_can_be_null=True,
+        )
+        with closing(self._batches(first_only, offset=0)) as batches:
+            for batch in batches:
+                rows += batch.num_rows
+                if progress is not None:
+                    progress(self.done, self.total)
+                if rows > stop_after:
+                    return rows  # a lower bound: total_rows stays unknown
+        self.total_rows = rows
+        return rows
+
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        yield from self._batches(self.convert, offset=self._offset)
+        self.done = self.total
+
+    def _batches(self, convert: pacsv.ConvertOptions, *, offset: int) -> Iterator[pa.RecordBatch]:
         source = PacedFile(self.path, ahead=conf.CSV_BLOCKS_AHEAD)
         try:
             reader = pacsv.open_csv(
                 pa.PythonFile(source, mode="r"),
                 read_options=self.read_options,
                 parse_options=self.parse,
-                convert_options=self.convert,
+                convert_options=convert,
             )
             while True:
                 try:
@@ -109,13 +153,15 @@ class CsvReader(Reader):
                     break
                 source.consumed()
                 # The reader reads a few blocks ahead: approximate, but honest.
-                self.done = min(source.position, self.total)
+                self.done = offset + min(source.position, self._size)
                 yield batch
         except pa.ArrowInvalid as exc:
             raise ConversionError(f"Malformed CSV: {exc}") from None
         finally:
             source.close()
-        self.done = self.total
+
+
+MIN_BLOCKS_AHEAD = 3
 
 
 class PacedFile:
@@ -129,7 +175,10 @@ class PacedFile:
 
     def __init__(self, path: Path, *, ahead: int) -> None:
         self.handle = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-        self.ahead = max(ahead, 2)  # a batch may need the next block to finish its last row
+        # A batch may need the next block to finish its last row, and a
+        # non-UTF-8 file is transcoded by Arrow a block ahead of that: with
+        # fewer than 3 the reader waits for a read that waits for it.
+        self.ahead = max(ahead, MIN_BLOCKS_AHEAD)
         self.reads = 0
         self.used = 0
         self.position = 0
@@ -391,38 +440,31 @@ def xls_reader(path: Path, sheet: str | None = None) -> Reader:
 
     def open_rows() -> tuple[list[str], Iterator[list[Any]]]:
         try:
-            book = xlrd.open_workbook(str(path), on_demand=True)
-            ws = book.sheet_by_name(sheet) if sheet else book.sheet_by_index(0)
+            book = open_xls(path)
         except Exception as exc:  # xlrd raises many types for broken files.
             raise ConversionError(f"Not a readable .xls workbook: {exc}") from None
+        try:
+            ws = book.sheet_by_name(sheet) if sheet else book.sheet_by_index(0)
+        except Exception as exc:
+            book.release_resources()
+            if sheet and sheet not in book.sheet_names():
+                raise ConversionError(f"No sheet named {sheet!r}.") from None
+            raise ConversionError(f"Not a readable .xls workbook: {exc}") from None
         state["total"] = max(ws.nrows, 1)
-        header = [str(value) for value in ws.row_values(0)] if ws.nrows else []
+        first = [xls_cell_value(cell, book.datemode) for cell in ws.row(0)] if ws.nrows else []
+        header = ["" if value is None else str(value) for value in first]
 
         def body() -> Iterator[list[Any]]:
             try:
                 for index in range(1, ws.nrows):
                     state["done"] = index
-                    yield [_xls_value(cell, book.datemode) for cell in ws.row(index)]
+                    yield [xls_cell_value(cell, book.datemode) for cell in ws.row(index)]
             finally:
                 book.release_resources()
 
         return header, body()
 
     return RowsReader(open_rows, lambda: (state["done"], state["total"]))
-
-
-def _xls_value(cell: xlrd.sheet.Cell, datemode: int) -> Any:
-    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
-        return None
-    if cell.ctype == xlrd.XL_CELL_DATE:
-        return xlrd.xldate.xldate_as_datetime(cell.value, datemode)
-    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
-        return bool(cell.value)
-    if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
-        return int(cell.value)
-    if cell.ctype == xlrd.XL_CELL_ERROR:
-        return None
-    return cell.value
 
 
 def open_reader(path: Path, fmt: str, *, sheet: str | None = None) -> Reader:

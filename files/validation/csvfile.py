@@ -83,6 +83,8 @@ def check_csv(path: Path, *, extension: str = "csv") -> dict[str, Any]:
         except csv.Error as exc:
             raise CheckFailed(f"malformed CSV at row {reader.line_num}: {exc}") from None
     facts = {"encoding": encoding, "delimiter": getattr(dialect, "delimiter", ","), "columns": columns, "rows": rows}
+    if not problems:
+        facts["data_rows"] = rows
     if problems:
         first = problems[0]
         raise CheckFailed(

@@ -12,21 +12,28 @@ from files.validation.report import CheckFailed
 
 def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
     if extension == "xls":
-        import xlrd
+        from files.previews.excel import open_xls
 
+        sheet_rows = {}
         try:
-            book = xlrd.open_workbook(str(path), on_demand=True)
-            sheets = book.sheet_names()
-            book.release_resources()
+            book = open_xls(path)
+            try:
+                # One sheet in memory at a time (.xls caps a sheet at 65,536 rows).
+                for index, name in enumerate(book.sheet_names()):
+                    sheet_rows[name] = max(book.sheet_by_index(index).nrows - 1, 0)
+                    book.unload_sheet(index)
+            finally:
+                book.release_resources()
         except Exception as exc:  # xlrd raises many unrelated types for bad input
             raise CheckFailed(f"not a readable .xls workbook: {str(exc)[:200]}") from None
-        return {"sheets": len(sheets)}
+        return {"sheets": len(sheet_rows), **_row_facts(sheet_rows)}
 
     # xlsx is a zip: refuse bombs before openpyxl inflates anything.
     zip_facts = check_zip(path)
     from openpyxl import load_workbook
 
     rows = 0
+    sheet_rows = {}
     try:
         # A file object, because openpyxl judges a path by its extension and
         # stored blobs have none.
@@ -34,9 +41,11 @@ def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
         book = load_workbook(handle, read_only=True, data_only=True)
         try:
             sheets = book.sheetnames
-            for sheet in book.worksheets:
-                for _row in sheet.iter_rows(values_only=True):
-                    rows += 1
+            for name, sheet in zip(sheets, book.worksheets, strict=True):
+                in_sheet = sum(1 for _row in sheet.iter_rows(values_only=True))
+                rows += in_sheet
+                # The first row is the header, as the converter reads it.
+                sheet_rows[name] = max(in_sheet - 1, 0)
         finally:
             book.close()
             handle.close()
@@ -46,7 +55,19 @@ def check_excel(path: Path, *, extension: str) -> dict[str, Any]:
         raise CheckFailed(
             f"not a readable workbook (truncated or corrupt): {type(exc).__name__}: {str(exc)[:200]}"
         ) from None
-    return {"sheets": len(sheets), "rows": rows, "uncompressed_size": zip_facts["uncompressed_size"]}
+    return {
+        "sheets": len(sheets),
+        "rows": rows,
+        "uncompressed_size": zip_facts["uncompressed_size"],
+        **_row_facts(sheet_rows),
+    }
+
+
+def _row_facts(sheet_rows: dict[str, int]) -> dict[str, Any]:
+    """Data rows per sheet, and of the first sheet (what a conversion reads
+    unless told which sheet)."""
+    first = next(iter(sheet_rows.values()), 0)
+    return {"data_rows": first, "sheet_rows": sheet_rows}
 
 
 def check_image(path: Path) -> dict[str, Any]:
@@ -94,4 +115,9 @@ def check_parquet(path: Path) -> dict[str, Any]:
         metadata = pq.ParquetFile(str(path)).metadata
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for bad files
         raise CheckFailed(f"not a readable Parquet file: {str(exc)[:200]}") from None
-    return {"rows": metadata.num_rows, "columns": metadata.num_columns, "row_groups": metadata.num_row_groups}
+    return {
+        "rows": metadata.num_rows,
+        "columns": metadata.num_columns,
+        "row_groups": metadata.num_row_groups,
+        "data_rows": metadata.num_rows,
+    }

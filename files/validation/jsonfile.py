@@ -31,9 +31,19 @@ class _Scanner:
         self.stack: list[bytes] = []  # b"[" or b"{"
         self.state = _VALUE
         self.max_depth = 0
+        self.top_array = False
+        self.top_items = 0  # values directly inside a top-level array
 
     def _after_value(self) -> None:
+        if len(self.stack) == 1 and self.top_array:
+            self.top_items += 1
         self.state = _COMMA_OR_END if self.stack else _DONE
+
+    @property
+    def records(self) -> int:
+        """Rows a conversion makes: one per element of a top-level array,
+        otherwise the one document."""
+        return self.top_items if self.top_array else 1
 
     def feed(self, kind: str, text: bytes, at: int) -> None:
         state = self.state
@@ -43,6 +53,8 @@ class _Scanner:
             if text in b"[{":
                 if state not in (_VALUE, _FIRST_VALUE_OR_END):
                     raise CheckFailed(f"unexpected {text.decode()!r} at byte {at}")
+                if not self.stack:
+                    self.top_array = text == b"["
                 self.stack.append(text)
                 self.max_depth = max(self.max_depth, len(self.stack))
                 if len(self.stack) > conf.JSON_MAX_DEPTH:
@@ -118,7 +130,7 @@ def _check_document(path: Path) -> dict[str, Any]:
             pos = match.end()
     if scanner.state != _DONE:
         raise CheckFailed("the JSON document is empty or ends before it is complete")
-    return {"max_depth": scanner.max_depth, "tokens": tokens}
+    return {"max_depth": scanner.max_depth, "tokens": tokens, "data_rows": scanner.records}
 
 
 def _check_lines(path: Path) -> dict[str, Any]:
@@ -137,7 +149,7 @@ def _check_lines(path: Path) -> dict[str, Any]:
             records += 1
     if not records:
         raise CheckFailed("the file holds no JSON records")
-    return {"records": records}
+    return {"records": records, "data_rows": records}
 
 
 def check_json(path: Path, *, extension: str) -> dict[str, Any]:

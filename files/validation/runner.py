@@ -22,6 +22,10 @@ from files.validation.xmlfile import check_xml
 
 log = structlog.get_logger(__name__)
 
+# Facts hoisted to the top of the report: data rows of a tabular file (CSV,
+# JSON/JSON Lines records, Parquet) and, for workbooks, per sheet.
+DATA_ROW_FACTS = ("data_rows", "sheet_rows")
+
 
 def _run(report: Report, name: str, check: Callable[[], Any]) -> Any:
     """Run one check; a failure (or a crash) is recorded, never raised."""
@@ -75,7 +79,11 @@ def validate_path(path: Path, *, filename: str, size: int) -> tuple[Report, str,
     if check is None:
         report.skip(f"{file_type}_content", "no content check for this type")
     else:
-        _run(report, f"{file_type}_content", check)
+        facts = _run(report, f"{file_type}_content", check)
+        if isinstance(facts, dict):
+            # The content check read every row anyway: keep the count where
+            # a conversion looks before queuing (Excel's row limit).
+            report.facts.update({key: facts[key] for key in DATA_ROW_FACTS if key in facts})
     return report, file_type, mime
 
 
@@ -102,6 +110,11 @@ def scan_path(path: Path, *, size: int) -> tuple[str, str, bool | None]:
     return ScanStatus.CLEAN, "", True
 
 
+def _add_scan(report: Report, scan_status: str, scan_result: str, scan_passes: bool | None) -> None:
+    report.add("virus_scan", scan_passes, scan_result or "clean", status=scan_status)
+    report.facts["scan"] = {"status": scan_status, "result": scan_result}
+
+
 def file_upload_validate(*, upload_id: str) -> None:
     """Validate and scan one upload (the Celery task's body); safe to run twice."""
     if not services.file_upload_claim_for_validation(upload_id=upload_id):
@@ -110,8 +123,7 @@ def file_upload_validate(*, upload_id: str) -> None:
     with storage.local_copy(upload.blob.storage_name) as path:
         report, file_type, mime = validate_path(path, filename=upload.filename, size=upload.size)
         scan_status, scan_result, scan_passes = scan_path(path, size=upload.size)
-    report.add("virus_scan", scan_passes, scan_result or "clean", status=scan_status)
-    report.facts["scan"] = {"status": scan_status, "result": scan_result}
+    _add_scan(report, scan_status, scan_result, scan_passes)
     infected = scan_status == ScanStatus.INFECTED
     reason = f"infected: {scan_result}" if infected else report.first_failure
     services.file_upload_record_validation(
@@ -126,4 +138,42 @@ def file_upload_validate(*, upload_id: str) -> None:
         quarantine=infected,
     )
     if report.passed and not infected:
+        file_preview_queue(upload_id=upload.pk)
+
+
+def file_upload_rescan_run(*, upload_id: str) -> None:
+    """Scan a validated file again and record the verdict (the task behind
+    the console's "Re-scan with ClamAV"): the same `scan_path` as validation,
+    its verdict replacing the report's virus_scan check. The content checks
+    are not re-run; "Re-validate and scan" does that."""
+    upload = FileUpload.objects.select_related("blob").filter(pk=upload_id, blob__isnull=False).first()
+    if upload is None:
+        return
+    with storage.local_copy(upload.blob.storage_name) as path:
+        scan_status, scan_result, scan_passes = scan_path(path, size=upload.size)
+    previous = upload.validation_report or {}
+    report = Report(
+        checks=[check for check in previous.get("checks", []) if check.get("name") != "virus_scan"],
+        facts={key: value for key, value in previous.items() if key not in ("passed", "checks")},
+    )
+    _add_scan(report, scan_status, scan_result, scan_passes)
+    infected = scan_status == ScanStatus.INFECTED
+    # Content once found infected stays quarantined whatever a later scan says.
+    quarantined = infected or upload.blob.quarantined
+    if infected:
+        reason = f"infected: {scan_result}"
+    elif quarantined:
+        reason = "quarantined: an earlier scan found it infected"
+    else:
+        reason = report.first_failure
+    completed = services.file_upload_record_scan(
+        upload_id=upload.pk,
+        report=report.as_dict(),
+        passed=report.passed and not quarantined,
+        failure_reason=reason,
+        scan_status=scan_status,
+        scan_result=scan_result,
+        quarantine=infected,
+    )
+    if completed:
         file_preview_queue(upload_id=upload.pk)

@@ -153,3 +153,60 @@ def test_a_read_only_operator_is_offered_no_action_on_any_list(readonly_browser)
         response = readonly_browser.get(url)
         assert response.status_code in (200, 403), url
         assert b'name="action"' not in response.content, f"{url} offers actions to a read-only operator"
+
+
+@pytest.fixture
+def completed_file(alice, tmp_path, django_capture_on_commit_callbacks, settings, monkeypatch):
+    from files import conf as files_conf
+    from files.models import FileUpload
+    from files.services import file_upload_create_from_path
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr(files_conf, "TEMP_DIR", tmp_path / "media" / "tus")
+    monkeypatch.setattr(files_conf, "CLAMAV_URL", "")
+    path = tmp_path / "ok.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = file_upload_create_from_path(owner=alice, path=path, filename="ok.csv")
+    # A marker that only a new scan replaces.
+    FileUpload.objects.filter(pk=upload.pk).update(scan_result="stale")
+    upload.refresh_from_db()
+    return upload
+
+
+def test_the_rescan_action_falls_under_the_action_policy():
+    from django.contrib import admin
+
+    from aggregator.console.policy import PERMISSION
+    from files.models import FileUpload
+
+    actions = {name: func for func, name, _ in admin.site._registry[FileUpload]._get_base_actions()}
+    assert actions["rescan"].allowed_permissions == (PERMISSION,)
+
+
+def test_a_read_only_operator_cannot_rescan_a_file(
+    readonly_browser, completed_file, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        readonly_browser.post(
+            reverse("admin:files_fileupload_changelist"),
+            {"action": "rescan", "_selected_action": [str(completed_file.pk)]},
+        )
+
+    completed_file.refresh_from_db()
+    assert completed_file.scan_result == "stale"
+    assert b"Re-scan with ClamAV" not in readonly_browser.get(reverse("admin:files_fileupload_changelist")).content
+
+
+def test_an_operator_can_rescan_a_file(operator_browser, completed_file, django_capture_on_commit_callbacks):
+    page = operator_browser.get(reverse("admin:files_fileupload_changelist"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_browser.post(
+            reverse("admin:files_fileupload_changelist"),
+            {"action": "rescan", "_selected_action": [str(completed_file.pk)]},
+        )
+
+    assert b"Re-scan with ClamAV" in page.content
+    assert response.status_code == 302
+    completed_file.refresh_from_db()
+    assert completed_file.scan_result == "not scanned: no scanner configured (CLAMAV_URL)"

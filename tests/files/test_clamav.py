@@ -132,3 +132,34 @@ def test_an_unknown_scheme_or_closed_port_is_unavailable():
     for url in ("http://127.0.0.1:3310", CLOSED_PORT_URL):
         with pytest.raises(clamav.ScannerUnavailable):
             clamav.instream(io.BytesIO(b"x"), url=url)
+
+
+@pytest.mark.django_db
+def test_the_consoles_rescan_finds_what_an_unscanned_upload_let_through(
+    alice_client, staff, monkeypatch, django_capture_on_commit_callbacks
+):
+    """GIVEN an EICAR file and a clean one uploaded while no scanner was configured (both completed, not scanned)
+    WHEN an operator runs "Re-scan with ClamAV" on them against a real clamd
+    THEN the EICAR file is infected, failed, quarantined and no longer served; the clean one is clean."""
+    from django.test import Client
+
+    infected = upload(alice_client, "eicar.txt", EICAR, django_capture_on_commit_callbacks)
+    clean = upload(alice_client, "ok.csv", b"id,name\n1,a\n", django_capture_on_commit_callbacks)
+    assert (infected.status, infected.scan_status) == (FileStatus.COMPLETED, ScanStatus.NOT_SCANNED)
+    monkeypatch.setattr(conf, "CLAMAV_URL", need("CLAMAV_URL", 3310))
+    console = Client()
+    console.force_login(staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            "/admin/files/fileupload/", {"action": "rescan", "_selected_action": [str(infected.pk), str(clean.pk)]}
+        )
+
+    assert response.status_code == 302
+    infected.refresh_from_db()
+    clean.refresh_from_db()
+    assert (infected.status, infected.scan_status) == (FileStatus.FAILED, ScanStatus.INFECTED)
+    assert infected.failure_reason.startswith("infected: Eicar-Test-Signature")
+    assert infected.blob.quarantined
+    assert alice_client.get(f"/api/v1/files/{infected.pk}/content").status_code == 410
+    assert (clean.status, clean.scan_status) == (FileStatus.COMPLETED, ScanStatus.CLEAN)

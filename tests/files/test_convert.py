@@ -238,3 +238,18 @@ def test_an_empty_json_array_becomes_an_empty_csv(tmp_path):
 
     assert result.rows == 0
     assert (tmp_path / "out.csv").read_text() == ""
+
+
+@pytest.mark.parametrize("count", [10, 50_000])
+def test_a_latin1_csv_converts_with_the_fewest_blocks_ahead(tmp_path, monkeypatch, count):
+    """Arrow transcodes a non-UTF-8 file ahead of parsing it; pacing the
+    reader at 2 blocks ahead left a one-block file waiting forever."""
+    monkeypatch.setattr(convert_conf, "CSV_BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(convert_conf, "CSV_BLOCKS_AHEAD", 2)
+    source = tmp_path / "latin.csv"
+    source.write_bytes(("id;name\n" + "".join(f"{i};Grüße café {i}\n" for i in range(count))).encode("latin-1"))
+
+    result = convert(source, source_fmt="csv", target=tmp_path / "out.parquet", target_fmt="parquet")
+
+    assert result.rows == count
+    assert pq.read_table(tmp_path / "out.parquet").column("name")[count - 1].as_py() == f"Grüße café {count - 1}"

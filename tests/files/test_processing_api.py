@@ -331,3 +331,36 @@ def test_a_job_whose_worker_went_silent_is_taken_over_and_finished(alice_client,
     job = FileProcessingJob.objects.get(pk=body["job"])
     assert (job.status, job.attempts, job.progress) == ("completed", 2, 100)
     assert FileUpload.objects.filter(source=csv_file).count() == 1
+
+
+def test_a_malformed_parquet_file_ends_as_a_failed_job_with_the_reason(
+    alice, alice_client, tmp_path, django_capture_on_commit_callbacks
+):
+    bad = stored_file(alice, tmp_path, "bad.parquet", b"PAR1" + b"\x00" * 64 + b"PAR1", file_type="parquet")
+
+    body = convert(alice_client, bad, "csv", django_capture_on_commit_callbacks).json()
+
+    job = alice_client.get(f"/api/v1/files/jobs/{body['job']}").json()
+    assert job["status"] == "failed"
+    assert "Not a readable Parquet file" in job["error"]
+    assert job["output_file"] is None
+
+
+def test_a_csv_that_changes_width_deep_in_the_file_fails_with_nothing_written(
+    alice, alice_client, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """GIVEN a CSV whose row 20,001 is one field short, read in 64 KiB blocks (so earlier batches convert first)
+    WHEN it is converted
+    THEN the job fails naming the row, and no output file exists."""
+    monkeypatch.setattr(convert_conf, "CSV_BLOCK_BYTES", 64 * 1024)
+    content = "a,b,c\n" + "1,2,3\n" * 20_000 + "4,5\n" + "6,7,8\n" * 100
+    ragged = stored_file(alice, tmp_path, "ragged.csv", content.encode(), file_type="csv")
+
+    body = convert(alice_client, ragged, "parquet", django_capture_on_commit_callbacks).json()
+
+    job = alice_client.get(f"/api/v1/files/jobs/{body['job']}").json()
+    assert job["status"] == "failed"
+    assert "Expected 3 columns, got 2: 4,5" in job["error"]
+    assert job["output_file"] is None
+    assert not FileUpload.objects.filter(source=ragged).exists()
+    assert not list((tmp_path / "media").rglob("convert-*"))
