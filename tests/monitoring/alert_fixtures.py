@@ -117,6 +117,12 @@ def _handler_for(target: HttpTarget):
                 status, text, headers = target.answers.get_nowait()
             except queue.Empty:
                 status, text, headers = target.default
+            # Recorded before answering: once the sender has its answer, the
+            # test must already see the request (recording after was a race).
+            with target.arrived:
+                received = {k.lower(): v for k, v in self.headers.items()}
+                target.requests.append(Received(self.path, received, body, self.client_address))
+                target.arrived.notify_all()
             payload = text.encode()
             self.send_response(status)
             for key, value in headers.items():
@@ -124,10 +130,6 @@ def _handler_for(target: HttpTarget):
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-            with target.arrived:
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                target.requests.append(Received(self.path, headers, body, self.client_address))
-                target.arrived.notify_all()
 
         def log_message(self, *args) -> None:
             pass
