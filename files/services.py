@@ -344,6 +344,12 @@ class _Sink:
         self.kept += len(block)
 
     def put(self, block: bytes) -> None:
+        if not conf.UPLOAD_WRITER_THREAD:
+            try:
+                self._consume(block)
+            except BaseException:
+                pass  # kept in self.error, raised by drain()
+            return
         self.pending.append(self.pool.submit(self._consume, block))
         if len(self.pending) > self._AHEAD:
             self.pending.popleft().result()

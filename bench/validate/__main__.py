@@ -60,23 +60,27 @@ from pathlib import Path
 from files.validation.runner import validate_path
 import resource, time
 path = Path(sys.argv[1])
+ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 report, file_type, mime = validate_path(path, filename="bench.csv", size=path.stat().st_size)
 assert report.passed, report.as_dict()
 rows = next(c for c in report.checks if c["name"] == "csv_content")["rows"]
+print(ready, file=sys.stderr)
 print(rows, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def run(code: str, path: Path) -> tuple[float, int, str]:
-    """(seconds spent in the pass itself, peak RSS of its process, rows)."""
+def run(code: str, path: Path) -> tuple[float, int, str, int]:
+    """(seconds spent in the pass itself, peak RSS of its process, rows,
+    peak RSS before the pass began — interpreter, Django and imports)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_DEBUG=os.environ.get("DJANGO_DEBUG", "1"))
     env.setdefault("AGG_VAR_DIR", tempfile.mkdtemp(prefix="bench-validate-var-"))
     result = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
     rows, elapsed, peak_kib = result.stdout.strip().splitlines()[-1].split()
-    return float(elapsed), int(peak_kib) * 1024, rows
+    ready = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "0"
+    return float(elapsed), int(peak_kib) * 1024, rows, int(ready) * 1024 if ready.isdigit() else 0
 
 
 def main() -> None:
@@ -91,8 +95,8 @@ def main() -> None:
             make_csv(path, size)
         actual = path.stat().st_size
         mib = actual / (1 << 20)
-        plain_s, plain_rss, plain_rows = run(PLAIN, path)
-        ours_s, ours_rss, our_rows = run(OURS, path)
+        plain_s, plain_rss, plain_rows, _ = run(PLAIN, path)
+        ours_s, ours_rss, our_rows, ours_ready = run(OURS, path)
         print(f"validating a {mib:.0f} MiB CSV ({int(plain_rows) - 1} data rows)")
         for label, seconds, rss in (
             ("plain csv.reader pass:", plain_s, plain_rss),
@@ -100,6 +104,10 @@ def main() -> None:
         ):
             print(f"  {label:26} {mib / seconds:8.1f} MiB/s  ({seconds:.2f} s, peak RSS {rss / (1 << 20):.0f} MiB)")
         print(f"  ratio validation / plain:  {plain_s / ours_s:8.2f}x   (rows checked: {our_rows})")
+        print(
+            f"  validation process before the pass (Django, imports): {ours_ready / (1 << 20):.0f} MiB; "
+            f"growth during the pass: {(ours_rss - ours_ready) / (1 << 20):.0f} MiB"
+        )
         print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
