@@ -224,9 +224,11 @@ def test_a_chunk_with_a_wrong_checksum_gets_460_and_is_discarded(alice_client, t
     assert FileUpload.objects.get().sha256 == sha256(CSV)
 
 
-def test_a_multi_block_chunk_is_written_and_hashed_in_order(tus_create, tus_patch, monkeypatch):
+@pytest.mark.parametrize("writer_thread", [True, False])
+def test_a_multi_block_chunk_is_written_and_hashed_in_order(tus_create, tus_patch, monkeypatch, writer_thread):
     # Small blocks, so one PATCH goes through the helper thread many times over.
     monkeypatch.setattr(conf, "IO_BLOCK_SIZE", 4096)
+    monkeypatch.setattr(conf, "UPLOAD_WRITER_THREAD", writer_thread)
     data = bytes(range(256)) * 1000 + b"tail"
     location = tus_create(len(data), filename="blocks.bin")["Location"]
     assert tus_patch(location, data[:100_003], 0).status_code == 204
@@ -247,9 +249,11 @@ class _FullDisk:
         raise OSError(28, "No space left on device")
 
 
-def test_a_chunk_the_disk_refuses_answers_503_and_keeps_nothing(tus_create, tus_patch, monkeypatch):
+@pytest.mark.parametrize("writer_thread", [True, False])
+def test_a_chunk_the_disk_refuses_answers_503_and_keeps_nothing(tus_create, tus_patch, monkeypatch, writer_thread):
     from files import services
 
+    monkeypatch.setattr(conf, "UPLOAD_WRITER_THREAD", writer_thread)
     location = tus_create(len(CSV))["Location"]
     assert tus_patch(location, CSV[:5], 0).status_code == 204
     real_init = services._Sink.__init__
