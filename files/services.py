@@ -28,6 +28,7 @@ from aggregator.selectors import visible_to
 from files import conf, storage
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
+from files.request_body import BlockReader
 from files.tus import Checksum, ChecksumMismatch, Locked
 
 log = structlog.get_logger(__name__)
@@ -310,54 +311,69 @@ def file_upload_append(
 
 
 class _Sink:
-    """Writes and hashes a body's blocks in a helper thread while the request
-    thread reads the next block from the socket. The file write, SHA-256
-    (OpenSSL through ctypes) and hashlib all release the GIL, so on two cores
-    they overlap with the (GIL-bound) reading. At most `_AHEAD` blocks wait,
-    so memory stays a few blocks whatever the chunk size."""
+    """Writes a body's blocks in one helper thread and hashes them in another
+    while the request thread reads the next block from the socket. The file
+    write, SHA-256 (OpenSSL through ctypes) and hashlib all release the GIL,
+    so the three overlap: a write that the kernel holds back for writeback
+    no longer holds the hashing up, nor the hashing the write. At most
+    `AHEAD` blocks wait, so memory stays a few blocks whatever the chunk size."""
 
-    _AHEAD = 2
-    _pools: dict[int, ThreadPoolExecutor] = {}
+    AHEAD = 4
+    _pools: dict[int, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
 
     def __init__(self, handle, hashers) -> None:
         self.handle, self.hashers = handle, hashers
-        self.kept = 0  # bytes written and hashed
+        self.written = 0  # and, once drained without error, hashed
         self.error: BaseException | None = None
-        self.pending: deque[Future] = deque()
+        self.pending: deque[tuple[Future, Future]] = deque()
         pid = os.getpid()  # a pool made before a fork has no thread in the child
         if pid not in self._pools:
-            self._pools[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-sink")
-        self.pool = self._pools[pid]
+            # One thread each, so blocks are written, and hashed, in order.
+            self._pools[pid] = (
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write"),
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-hash"),
+            )
+        self.writer, self.hasher = self._pools[pid]
 
-    def _consume(self, block: bytes) -> None:
+    def _write(self, block: bytes | memoryview) -> None:
         if self.error is not None:
-            return  # nothing after a failed write, so the file and hash agree
+            return  # nothing after a failed write; the chunk is discarded anyway
         try:
             view = memoryview(block)
             while view:  # a raw write may store less than it was given
                 view = view[self.handle.write(view) :]
-            for hasher in self.hashers:
-                hasher.update(block)
         except BaseException as exc:
             self.error = exc
             raise
-        self.kept += len(block)
+        self.written += len(block)
 
-    def put(self, block: bytes) -> None:
+    def _hash(self, block: bytes | memoryview) -> None:
+        try:
+            for hasher in self.hashers:
+                hasher.update(block)
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+
+    def put(self, block: bytes | memoryview) -> None:
         if not conf.UPLOAD_WRITER_THREAD:
             try:
-                self._consume(block)
+                self._write(block)
+                self._hash(block)
             except BaseException:
                 pass  # kept in self.error, raised by drain()
             return
-        self.pending.append(self.pool.submit(self._consume, block))
-        if len(self.pending) > self._AHEAD:
-            self.pending.popleft().result()
+        self.pending.append((self.writer.submit(self._write, block), self.hasher.submit(self._hash, block)))
+        if len(self.pending) > self.AHEAD:
+            # The oldest block's buffer is reused next: wait until it is done.
+            for future in self.pending.popleft():
+                future.exception()
 
     def drain(self) -> None:
-        """Wait for every block; the first write error is raised."""
+        """Wait for every block; the first write or hash error is raised."""
         while self.pending:
-            self.pending.popleft().exception()
+            for future in self.pending.popleft():
+                future.exception()
         if self.error is not None:
             raise self.error
 
@@ -382,8 +398,11 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     failure: Exception | None = None
     discard = False
     try:
+        # Blocks come in a ring of reused buffers, one more than the sink may
+        # hold in flight, so a buffer is refilled only once it is written.
+        reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=_Sink.AHEAD + 1)
         while received < expected:
-            block = stream.read(min(conf.IO_BLOCK_SIZE, expected - received))
+            block = reader.read(expected - received)
             if not block:
                 break
             if received + len(block) > remaining_allowed:
@@ -408,7 +427,7 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
             failure = ChecksumMismatch("Upload-Checksum does not match the chunk; it was discarded.")
         discard = discard or failure is not None
     if not discard:
-        return sink.kept, hasher, failure
+        return sink.written, hasher, failure
     handle.truncate(offset)
     restored = ResumableSha256.restore(saved_state, expected_bytes=offset)
     return 0, restored or ResumableSha256.of_prefix(handle, offset), failure
