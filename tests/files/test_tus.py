@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from files import conf, storage
@@ -390,3 +392,16 @@ class TestDeDuplication:
         found = alice_client.get(f"/api/v1/files/?sha256={sha256(CSV).upper()}").json()
         missing = alice_client.get(f"/api/v1/files/?sha256={sha256(b'x')}").json()
         assert (found["count"], missing["count"]) == (1, 0)
+
+
+def test_a_patch_costs_three_statements_token_row_and_offset_update(alice_client, tus_create, tus_patch):
+    """Every database round trip is paid per chunk: the token, the upload row
+    (read once, under the lock) and one conditional UPDATE; no session,
+    last_login or other writes ride along."""
+    location = tus_create(len(CSV))["Location"]
+    with CaptureQueriesContext(connection) as queries:
+        assert tus_patch(location, CSV[:5], 0).status_code == 204
+    assert len(queries.captured_queries) == 3, queries.captured_queries
+    assert 'FROM "authtoken_token"' in queries.captured_queries[0]["sql"]
+    assert queries.captured_queries[1]["sql"].startswith('SELECT "files_fileupload"')
+    assert queries.captured_queries[2]["sql"].startswith('UPDATE "files_fileupload"')
