@@ -27,8 +27,8 @@ UPLOAD_EXPIRY_SECONDS = env_int("FILES_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimu
 TEMP_DIR = Path(env_str("FILES_TEMP_DIR", str(Path(settings.MEDIA_ROOT) / "tus")))
 # How long a PATCH waits for another PATCH to the same upload to finish.
 LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
-# Write and hash a PATCH body in a helper thread while the next block is
-# read, so the two overlap on a second core. On a saturated machine the
+# Write and hash a PATCH body in two helper threads while the next block is
+# read, so the three overlap. On a saturated machine the
 # hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
 # Read size when streaming request bodies and files.
