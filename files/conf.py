@@ -27,6 +27,10 @@ UPLOAD_EXPIRY_SECONDS = env_int("FILES_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimu
 TEMP_DIR = Path(env_str("FILES_TEMP_DIR", str(Path(settings.MEDIA_ROOT) / "tus")))
 # How long a PATCH waits for another PATCH to the same upload to finish.
 LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
+# Write and hash a PATCH body in two helper threads while the next block is
+# read, so the three overlap. On a saturated machine the
+# hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
+UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 
@@ -48,12 +52,24 @@ MAX_SIZE_BY_TYPE = {
 }
 CSV_SAMPLE_BYTES = env_int("FILES_CSV_SAMPLE_BYTES", 64 * 1024, minimum=1024)
 CSV_MAX_PROBLEMS = env_int("FILES_CSV_MAX_PROBLEMS", 10, minimum=1)
-CSV_MAX_FIELD_SIZE = env_int("FILES_CSV_MAX_FIELD_SIZE", 10 * MIB, minimum=1024)
+# A field, and a physical line, are bounded before they are held in memory
+# (the csv module keeps a field as 4 bytes per character).
+CSV_MAX_FIELD_SIZE = env_int("FILES_CSV_MAX_FIELD_SIZE", 1 * MIB, minimum=1024)
+CSV_MAX_LINE_SIZE = env_int("FILES_CSV_MAX_LINE_SIZE", 4 * MIB, minimum=1024)
 JSON_MAX_DEPTH = env_int("FILES_JSON_MAX_DEPTH", 64, minimum=1)
 IMAGE_MAX_PIXELS = env_int("FILES_IMAGE_MAX_PIXELS", 100_000_000, minimum=1)
 ARCHIVE_MAX_RATIO = env_int("FILES_ARCHIVE_MAX_RATIO", 100, minimum=1)
 ARCHIVE_MAX_UNCOMPRESSED = env_int("FILES_ARCHIVE_MAX_UNCOMPRESSED", 20 * GIB, minimum=1)
 ARCHIVE_MAX_ENTRIES = env_int("FILES_ARCHIVE_MAX_ENTRIES", 100_000, minimum=1)
+# Archives inside archives are opened this many levels deep (the file itself
+# is level 1; a tar.gz is one level); deeper nesting is refused.
+ARCHIVE_MAX_DEPTH = env_int("FILES_ARCHIVE_MAX_DEPTH", 4, minimum=1)
+# A nested zip needs random access, so it is copied to FILES_TEMP_DIR first;
+# larger nested archives are refused rather than copied.
+ARCHIVE_MAX_NESTED_SIZE = env_int("FILES_ARCHIVE_MAX_NESTED_SIZE", 1 * GIB, minimum=1)
+# An .xz decoder allocates the dictionary its header names (xz -9: 64 MiB;
+# a hostile file may name 1.5 GiB); above this it is refused.
+ARCHIVE_XZ_MEMLIMIT = env_int("FILES_ARCHIVE_XZ_MEMLIMIT", 80 * MIB, minimum=1 * MIB)
 # A file left in VALIDATING this long (a worker died) is picked up again.
 VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 3600, minimum=1)
 

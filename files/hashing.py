@@ -28,7 +28,7 @@ def _load() -> ctypes.CDLL | None:
     try:
         lib = ctypes.CDLL(name)
         lib.SHA256_Init.argtypes = [ctypes.c_void_p]
-        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
         lib.SHA256_Final.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     except (OSError, AttributeError):
         return None
@@ -58,6 +58,9 @@ class ResumableSha256:
         self._hashed += len(data)
         if self._fallback is not None:
             self._fallback.update(data)
+        elif isinstance(data, memoryview) and not data.readonly:
+            # A view into a reused buffer is hashed where it is, without a copy.
+            _lib.SHA256_Update(self._ctx, (ctypes.c_char * len(data)).from_buffer(data), len(data))
         else:
             _lib.SHA256_Update(self._ctx, bytes(data), len(data))
 

@@ -5,10 +5,13 @@ validation. Views, tasks and admin actions call these and nothing else.
 
 import fcntl
 import hashlib
+import os
 import re
 import time
 import unicodedata
 import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,12 +22,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, PayloadTooLarge
+from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 from aggregator.models import Pipeline
 from aggregator.selectors import visible_to
 from files import conf, storage
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
+from files.request_body import BlockReader
 from files.tus import Checksum, ChecksumMismatch, Locked
 
 log = structlog.get_logger(__name__)
@@ -255,6 +259,15 @@ def _locked(path: Path):
         handle.close()
 
 
+def _already_complete(upload: FileUpload, offset: int) -> FileUpload:
+    """A PATCH to an upload that is complete (e.g. de-duplicated from
+    Upload-Metadata sha256): a client that sends anyway is told it is done,
+    and nothing is stored."""
+    if offset in (0, upload.size):
+        return upload
+    raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {upload.size}.")
+
+
 def file_upload_append(
     *,
     owner,
@@ -270,22 +283,27 @@ def file_upload_append(
     arrived (tus "store as much as possible") unless a checksum was sent, in
     which case the partial chunk is discarded like a mismatching one.
     """
-    upload = file_upload_get_resumable(owner=owner, upload_id=upload_id)
-    if upload.status != FileStatus.UPLOADING:
-        # Already complete (e.g. de-duplicated from Upload-Metadata sha256): a
-        # client that sends anyway is told it is done, and nothing is stored.
-        if offset in (0, upload.size):
-            return upload
-        raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {upload.size}.")
-    if content_length is not None and offset + content_length > upload.size:
-        raise PayloadTooLarge(f"The chunk would end past Upload-Length {upload.size}.")
-
-    with _locked(Path(upload.temp_path)) as handle:
-        upload.refresh_from_db()
+    # The lock is taken first, on the partial file where file_upload_create
+    # put it, so the row is read once, under the lock, where it is current.
+    # (No partial file there: the upload is finished, gone, someone else's
+    # or was created under another FILES_TEMP_DIR; the row decides.)
+    path = storage.temp_path_for(upload_id)
+    if not path.exists():
+        upload = file_upload_get_resumable(owner=owner, upload_id=upload_id)
         if upload.status != FileStatus.UPLOADING:
-            raise Gone("This upload is no longer accepting data.")
+            return _already_complete(upload, offset)
+        path = Path(upload.temp_path)
+
+    with _locked(path) as handle:
+        upload = file_upload_get_resumable(owner=owner, upload_id=upload_id)
+        if upload.status != FileStatus.UPLOADING:
+            return _already_complete(upload, offset)
+        if Path(upload.temp_path) != path:
+            raise Gone("This upload's partial data is gone.")
         if offset != upload.offset:
             raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {upload.offset}.")
+        if content_length is not None and offset + content_length > upload.size:
+            raise PayloadTooLarge(f"The chunk would end past Upload-Length {upload.size}.")
         hasher = ResumableSha256.restore(upload.hash_state, expected_bytes=offset)
         if hasher is None:
             # Lost or foreign state (libcrypto missing, old row): re-hash the
@@ -315,6 +333,74 @@ def file_upload_append(
     return upload
 
 
+class _Sink:
+    """Writes a body's blocks in one helper thread and hashes them in another
+    while the request thread reads the next block from the socket. The file
+    write, SHA-256 (OpenSSL through ctypes) and hashlib all release the GIL,
+    so the three overlap: a write that the kernel holds back for writeback
+    no longer holds the hashing up, nor the hashing the write. At most
+    `AHEAD` blocks wait, so memory stays a few blocks whatever the chunk size."""
+
+    AHEAD = 4
+    _pools: dict[int, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
+
+    def __init__(self, handle, hashers) -> None:
+        self.handle, self.hashers = handle, hashers
+        self.written = 0  # and, once drained without error, hashed
+        self.error: BaseException | None = None
+        self.pending: deque[tuple[Future, Future]] = deque()
+        pid = os.getpid()  # a pool made before a fork has no thread in the child
+        if pid not in self._pools:
+            # One thread each, so blocks are written, and hashed, in order.
+            self._pools[pid] = (
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write"),
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-hash"),
+            )
+        self.writer, self.hasher = self._pools[pid]
+
+    def _write(self, block: bytes | memoryview) -> None:
+        if self.error is not None:
+            return  # nothing after a failed write; the chunk is discarded anyway
+        try:
+            view = memoryview(block)
+            while view:  # a raw write may store less than it was given
+                view = view[self.handle.write(view) :]
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self.written += len(block)
+
+    def _hash(self, block: bytes | memoryview) -> None:
+        try:
+            for hasher in self.hashers:
+                hasher.update(block)
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+
+    def put(self, block: bytes | memoryview) -> None:
+        if not conf.UPLOAD_WRITER_THREAD:
+            try:
+                self._write(block)
+                self._hash(block)
+            except BaseException:
+                pass  # kept in self.error, raised by drain()
+            return
+        self.pending.append((self.writer.submit(self._write, block), self.hasher.submit(self._hash, block)))
+        if len(self.pending) > self.AHEAD:
+            # The oldest block's buffer is reused next: wait until it is done.
+            for future in self.pending.popleft():
+                future.exception()
+
+    def drain(self) -> None:
+        """Wait for every block; the first write or hash error is raised."""
+        while self.pending:
+            for future in self.pending.popleft():
+                future.exception()
+        if self.error is not None:
+            raise self.error
+
+
 def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     """Copy the body to the file at `offset`.
 
@@ -328,35 +414,43 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     # Drop bytes a crashed earlier request may have written past the offset.
     handle.seek(offset)
     handle.truncate(offset)
+    # Unbuffered: each 1 MiB block goes to the kernel as it is, without a copy.
+    raw = handle.raw if hasattr(handle, "raw") else handle
+    sink = _Sink(raw, [hasher] if chunk_hash is None else [hasher, chunk_hash])
     received = 0
     failure: Exception | None = None
     discard = False
     try:
+        # Blocks come in a ring of reused buffers, one more than the sink may
+        # hold in flight, so a buffer is refilled only once it is written.
+        reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=_Sink.AHEAD + 1)
         while received < expected:
-            block = stream.read(min(conf.IO_BLOCK_SIZE, expected - received))
+            block = reader.read(expected - received)
             if not block:
                 break
             if received + len(block) > remaining_allowed:
                 failure = PayloadTooLarge(f"The chunk goes past Upload-Length {size}; it was discarded.")
                 discard = True
                 break
-            handle.write(block)
-            hasher.update(block)
-            if chunk_hash is not None:
-                chunk_hash.update(block)
+            sink.put(block)
             received += len(block)
         if failure is None and content_length is not None and received < content_length:
             failure = InvalidInput("The request body ended before Content-Length bytes arrived.")
     except Exception as exc:  # the client went away mid-body
         log.info("file_upload_body_interrupted", received=received, error=str(exc))
         failure = InvalidInput("The request body was interrupted.")
-    handle.flush()
+    try:
+        sink.drain()
+    except Exception as exc:  # the disk refused a write
+        log.error("file_upload_write_failed", received=received, error=str(exc))
+        # Nothing of the chunk is kept; the client may retry at the same offset.
+        failure, discard = ServiceUnavailable("The chunk could not be stored; retry shortly."), True
     if chunk_hash is not None:
         if failure is None and chunk_hash.digest() != checksum.digest:
             failure = ChecksumMismatch("Upload-Checksum does not match the chunk; it was discarded.")
         discard = discard or failure is not None
     if not discard:
-        return received, hasher, failure
+        return sink.written, hasher, failure
     handle.truncate(offset)
     restored = ResumableSha256.restore(saved_state, expected_bytes=offset)
     return 0, restored or ResumableSha256.of_prefix(handle, offset), failure

@@ -168,6 +168,7 @@ def main() -> None:
     size = parse_size(args.size)
     memory_sizes = [parse_size(s) for s in args.memory_sizes.split(",") if s.strip()]
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-upload-", dir=os.environ.get("BENCH_TMP")))
     try:
         data = work / "data.bin"
@@ -221,6 +222,8 @@ def main() -> None:
         for mem_size, value in sorted(growth.items()):
             print(f"  peak server memory growth for {mem_size / (1 << 20):.0f} MiB: {value / (1 << 20):.1f} MiB")
         print(f"  re-upload of stored content by sha256 metadata: {dedup_seconds:.3f} s")
+        loads = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, os.getloadavg()))
+        print("  load average before / after: {} / {}".format(*loads))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

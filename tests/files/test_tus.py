@@ -7,9 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from files import conf
+from files import conf, storage
 from files.models import FileStatus, FileUpload, StoredBlob
 from files.services import file_uploads_expire
 from tests.files.conftest import TUS, metadata, sha256
@@ -229,6 +231,54 @@ def test_a_chunk_with_a_wrong_checksum_gets_460_and_is_discarded(alice_client, t
     assert FileUpload.objects.get().sha256 == sha256(CSV)
 
 
+@pytest.mark.parametrize("writer_thread", [True, False])
+def test_a_multi_block_chunk_is_written_and_hashed_in_order(tus_create, tus_patch, monkeypatch, writer_thread):
+    # Small blocks, so one PATCH goes through the helper thread many times over.
+    monkeypatch.setattr(conf, "IO_BLOCK_SIZE", 4096)
+    monkeypatch.setattr(conf, "UPLOAD_WRITER_THREAD", writer_thread)
+    data = bytes(range(256)) * 1000 + b"tail"
+    location = tus_create(len(data), filename="blocks.bin")["Location"]
+    assert tus_patch(location, data[:100_003], 0).status_code == 204
+    assert tus_patch(location, data[100_003:], 100_003).status_code == 204
+    upload = FileUpload.objects.get()
+    assert upload.sha256 == sha256(data)
+    with storage.open_stored(upload.blob.storage_name) as stored:
+        assert stored.read() == data
+
+
+class _FullDisk:
+    """The partial file as a full disk shows it: the first write fails."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def write(self, data) -> int:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("writer_thread", [True, False])
+def test_a_chunk_the_disk_refuses_answers_503_and_keeps_nothing(tus_create, tus_patch, monkeypatch, writer_thread):
+    from files import services
+
+    monkeypatch.setattr(conf, "UPLOAD_WRITER_THREAD", writer_thread)
+    location = tus_create(len(CSV))["Location"]
+    assert tus_patch(location, CSV[:5], 0).status_code == 204
+    real_init = services._Sink.__init__
+    monkeypatch.setattr(
+        services._Sink, "__init__", lambda self, handle, hashers: real_init(self, _FullDisk(handle), hashers)
+    )
+    response = tus_patch(location, CSV[5:], 5)
+    assert response.status_code == 503
+    assert "retry" in response.json()["detail"]
+    upload = FileUpload.objects.get()
+    assert upload.offset == 5
+    assert Path(upload.temp_path).read_bytes() == CSV[:5]
+    monkeypatch.setattr(services._Sink, "__init__", real_init)
+    # The client retries the same offset once the disk has room.
+    assert tus_patch(location, CSV[5:], 5).status_code == 204
+    assert FileUpload.objects.get().sha256 == sha256(CSV)
+
+
 def test_an_unsupported_checksum_algorithm_is_a_400(tus_create, tus_patch):
     location = tus_create(len(CSV))["Location"]
     response = tus_patch(location, CSV, 0, HTTP_UPLOAD_CHECKSUM="crc99 AAAA")
@@ -396,3 +446,16 @@ def test_expiry_removes_partial_files_no_upload_points_to(tus_create):
 
     assert not orphan.exists()
     assert Path(live.temp_path).exists()
+
+
+def test_a_patch_costs_three_statements_token_row_and_offset_update(alice_client, tus_create, tus_patch):
+    """Every database round trip is paid per chunk: the token, the upload row
+    (read once, under the lock) and one conditional UPDATE; no session,
+    last_login or other writes ride along."""
+    location = tus_create(len(CSV))["Location"]
+    with CaptureQueriesContext(connection) as queries:
+        assert tus_patch(location, CSV[:5], 0).status_code == 204
+    assert len(queries.captured_queries) == 3, queries.captured_queries
+    assert 'FROM "authtoken_token"' in queries.captured_queries[0]["sql"]
+    assert queries.captured_queries[1]["sql"].startswith('SELECT "files_fileupload"')
+    assert queries.captured_queries[2]["sql"].startswith('UPDATE "files_fileupload"')

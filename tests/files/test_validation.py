@@ -1,10 +1,14 @@
 """Validation of uploaded content: every bad input ends as a FAILED file
 with a clear reason; good files pass with a report of the checks run."""
 
+import csv
+import gzip
 import io
 import json
+import lzma
 import struct
 import tarfile
+import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -227,6 +231,161 @@ def test_a_plain_zip_passes(tmp_path):
         archive.writestr("data/a.csv", "id\n1\n")
     report, file_type = check(tmp_path, "ok.zip", buffer.getvalue())
     assert report.passed and file_type == FileType.ARCHIVE
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_gz_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_nested_archives_of_data_pass_and_are_counted(tmp_path):
+    inner = tar_gz_of({"rows/a.csv": b"id,name\n1,ann\n", "rows/b.csv": b"id,name\n2,bob\n"})
+    data = zip_of({"export/rows.tar.gz": inner, "export/readme.txt": b"hello\n"})
+    report, file_type = check(tmp_path, "export.zip", data)
+    assert report.passed, report.first_failure
+    facts = next(c for c in report.checks if c["name"] == "archive_content")
+    # Outer zip: 2 entries; the tar.gz inside: 2 more, one level deeper.
+    assert facts["entries"] == 4 and facts["depth"] == 2
+    assert not list((tmp_path / "media" / "tus").glob("*")), "nested copies are removed"
+
+
+def test_a_nested_zip_bomb_fails_on_the_total_of_all_layers(tmp_path):
+    bomb = zip_of({"zeros.bin": bytes(8 << 20)})  # ~8 KiB, 1000x
+    data = zip_of({"inner.zip": bomb})
+    # Each layer is checked with the budget of the uploaded file, not its own.
+    assert "zip bomb" in failure(tmp_path, "nested.zip", data)
+
+
+def test_archives_nested_past_the_depth_limit_fail(tmp_path, monkeypatch):
+    monkeypatch.setattr(conf, "ARCHIVE_MAX_DEPTH", 2)
+    data = zip_of({"a.zip": zip_of({"b.zip": zip_of({"c.csv": b"a\n1\n"})})})
+    reason = failure(tmp_path, "deep.zip", data)
+    assert "nested more than 2 levels" in reason and "a.zip/b.zip" in reason
+
+
+def test_a_nested_archive_larger_than_the_copy_limit_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(conf, "ARCHIVE_MAX_NESTED_SIZE", 1024)
+    data = zip_of({"big.zip": zip_of({f"{i}.csv": bytes([65 + i % 26]) * 200 for i in range(20)})})
+    assert "larger than the 1024 bytes that can be inspected" in failure(tmp_path, "outer.zip", data)
+
+
+@pytest.mark.parametrize(
+    ("name", "entries", "words"),
+    [
+        ("tools.zip", {"docs/setup.EXE": b"MZ"}, "'docs/setup.EXE' has the blocked extension .exe"),
+        ("tools.zip", {"docs/manual.txt": EXE}, "'docs/manual.txt' is a Windows/DOS executable"),
+        ("tools.zip", {"lib/x.csv": b"\x7fELF\x02\x01\x01" + bytes(64)}, "'lib/x.csv' is an ELF executable"),
+        ("tools.zip", {"run": b"#!/bin/sh\necho\n"}, "'run' is a script"),
+    ],
+)
+def test_executables_inside_a_zip_fail_with_the_entry_name(tmp_path, name, entries, words):
+    assert words in failure(tmp_path, name, zip_of(entries))
+
+
+def test_an_executable_inside_a_tar_gz_fails(tmp_path):
+    reason = failure(tmp_path, "src.tgz", tar_gz_of({"a/b.py.txt": b"x", "a/c.csv": b"a\n1\n"}))
+    assert "'a/b.py.txt' has the blocked extension .py" in reason
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"),
+    [
+        ("big.gz", lambda data: gzip.compress(data)),
+        ("big.bz2", lambda data: __import__("bz2").compress(data)),
+        ("big.xz", lambda data: lzma.compress(data)),
+    ],
+)
+def test_a_compressed_bomb_fails_while_inflating_in_bounded_memory(tmp_path, name, compress):
+    data = compress(bytes(64 << 20))
+    tracemalloc.start()
+    try:
+        reason = failure(tmp_path, name, data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "zip bomb" in reason
+    # One 1 MiB block at a time (xz: plus its 8 MiB dictionary), never the 64 MiB.
+    assert peak < 16 << 20, peak
+
+
+def test_a_plain_gzip_within_the_ratio_passes(tmp_path):
+    data = gzip.compress("".join(f"{i},{i * 7919 % 104729}\n" for i in range(50_000)).encode())
+    report, file_type = check(tmp_path, "numbers.csv.gz", data)
+    assert report.passed, report.first_failure
+    assert file_type == FileType.ARCHIVE
+
+
+def test_an_xz_asking_for_a_huge_dictionary_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(conf, "ARCHIVE_XZ_MEMLIMIT", 4 << 20)
+    data = lzma.compress(b"hello\n" * 1000, preset=9)  # a 64 MiB dictionary
+    assert "needs more than 4194304 bytes of memory" in failure(tmp_path, "hello.xz", data)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"<</S/JavaScript/JS(app.alert(1))>>", "JavaScript"),
+        (b"<</S/J#61vaScript/J#53(x)>>", "JavaScript"),  # escaped names
+        (b"<</AA<</O<</S/Launch/F(cmd.exe)>>>>>>", "Launch"),
+    ],
+)
+def test_pdfs_with_active_content_fail(tmp_path, body, words):
+    data = b"%PDF-1.7\n1 0 obj" + body + b"endobj\n%%EOF\n"
+    reason = failure(tmp_path, "doc.pdf", data)
+    assert "active content" in reason and words in reason
+
+
+def test_a_pdf_name_cut_at_a_block_edge_is_still_found(tmp_path):
+    prefix = b"%PDF-1.7\n%" + b"x" * ((1 << 20) - 13) + b"\n"
+    data = prefix[: (1 << 20) - 4] + b"/JavaScript(x)\n%%EOF\n"
+    assert data.index(b"/JavaScript") < 1 << 20 < data.index(b"/JavaScript") + 11
+    assert "JavaScript" in failure(tmp_path, "doc.pdf", data)
+
+
+def test_a_pdf_with_only_an_open_action_passes_and_is_reported(tmp_path):
+    data = b"%PDF-1.7\n1 0 obj<</Type/Catalog/OpenAction[3 0 R/Fit]/Names<</EmbeddedFiles 2 0 R>>>>endobj\n%%EOF\n"
+    report, _ = check(tmp_path, "doc.pdf", data)
+    assert report.passed, report.first_failure
+    pdf = next(c for c in report.checks if c["name"] == "pdf_content")
+    assert pdf["active_content"] == ["OpenAction"]
+
+
+def test_a_giant_csv_line_is_refused_in_flat_memory(tmp_path):
+    # 32 MiB on one line: refused after FILES_CSV_MAX_LINE_SIZE characters,
+    # with the heap far below the line's size.
+    path = tmp_path / "wide.csv"
+    with open(path, "wb") as out:
+        out.write(b"a,b\n")
+        for _ in range(32):
+            out.write(b"x" * (1 << 20))
+        out.write(b",1\n")
+    tracemalloc.start()
+    try:
+        report, _, _ = validate_path(path, filename="wide.csv", size=path.stat().st_size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "line 2 is longer than" in report.first_failure
+    assert peak < 2.5 * conf.CSV_MAX_LINE_SIZE + (2 << 20), peak
+
+
+def test_the_csv_field_limit_is_restored_after_the_check(tmp_path):
+    before = csv.field_size_limit()
+    check(tmp_path, "ok.csv", b"a,b\n1,2\n")
+    assert csv.field_size_limit() == before
 
 
 def test_type_specific_size_limits_apply(tmp_path, monkeypatch):
