@@ -23,7 +23,9 @@ class OneRoundTripMixin:
         if self.key is None:
             return True
         self.now = self.timer()
-        answer = cache.sliding_window_hit(self.key, self.now, self.duration, self.num_requests)
+        # Its own key: DRF's pickled list under self.key (left by a previous
+        # release, or a process on the local cache) is not a sorted set.
+        answer = cache.sliding_window_hit(f"{self.key}:window", self.now, self.duration, self.num_requests)
         if answer is None:
             return True
         allowed, self._oldest = answer

@@ -115,10 +115,23 @@ def test_throttling_on_redis_counts_in_one_sorted_set(redis_cache, three_per_min
     answers = [alice_client.get("/api/v1/pipelines/").status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429, 429]
     client = redis_cache.client.get_client()
-    key = str(redis_cache.make_key(f"throttle_user_{alice.pk}"))
+    key = str(redis_cache.make_key(f"throttle_user_{alice.pk}:window"))
     # Refused requests are not recorded, as in DRF's own throttle.
     assert client.type(key) == b"zset" and client.zcard(key) == 3
     assert 0 < client.ttl(key) <= 60
+
+
+def test_a_list_left_by_drfs_own_throttle_does_not_break_counting(
+    redis_cache,  # noqa: F811
+    three_per_minute,
+    alice,
+    alice_client,
+):
+    redis_cache.set(f"throttle_user_{alice.pk}", [1.0, 2.0], 60)
+    answers = [alice_client.get("/api/v1/pipelines/") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[2]["X-Cache"] == "HIT"
+    assert cache.available()
 
 
 def test_the_throttle_window_slides(redis_cache, three_per_minute, alice, alice_client, monkeypatch):  # noqa: F811
