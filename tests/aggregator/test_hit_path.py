@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from aggregator import cache
+from aggregator import cache, throttling
 from aggregator.authentication import token_cache_key
 from tests.aggregator.test_cache_service import redis_cache  # noqa: F401 (fixture)
 
@@ -101,7 +101,10 @@ def test_the_browsable_api_is_never_cached(alice_client):
 
 @pytest.fixture
 def three_per_minute(monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "user": "3/min"})
+    # On the class the settings name: DRF reads the rates into the throttle
+    # class once, and another test may have set them on DRF's own class.
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "user": "3/min"}
+    monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", rates)
 
 
 def test_cache_hits_are_throttled(three_per_minute, alice_client):
