@@ -48,4 +48,13 @@ class UserRateThrottle(OneRoundTripMixin, throttling.UserRateThrottle):
 
 
 class ScopedRateThrottle(OneRoundTripMixin, throttling.ScopedRateThrottle):
-    pass
+    def allow_request(self, request, view):
+        if cache._is_redis():
+            # DRF's ScopedRateThrottle learns its scope and rate from the view
+            # in its own allow_request, which the mixin replaces on Redis.
+            self.scope = getattr(view, self.scope_attr, None)
+            if not self.scope:
+                return True
+            self.rate = self.get_rate()
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
