@@ -28,6 +28,9 @@ class AggregatorConfig(AppConfig):
             ],
         )
         post_migrate.connect(on_post_migrate, sender=self, weak=False)
+        from aggregator.authentication import connect_invalidation
+
+        connect_invalidation()
 
         # Every admin module is loaded by now (django.contrib.admin is first).
         from django.contrib import admin

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -26,6 +27,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.http import HttpResponse
 from rest_framework.response import Response
 
 from aggregator.env import env_bool, env_int
@@ -209,6 +211,42 @@ def counter(key: str) -> int:
     return int(value or 0)
 
 
+# A sliding-window rate limit in one round trip: the window is a sorted set
+# of request times; expired times are dropped, and the request is recorded
+# only when it is allowed (a refused request does not extend the wait), as
+# DRF's own throttle does with a pickled list in two round trips.
+_SLIDING_WINDOW_LUA = """
+local now = tonumber(ARGV[1])
+local duration = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - duration)
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(duration))
+  return {1, tostring(now)}
+end
+return {0, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+"""
+
+
+def sliding_window_hit(key: str, now: float, duration: float, limit: int) -> tuple[bool, float] | None:
+    """Records a request at `now` under `key` if fewer than `limit` were
+    recorded in the last `duration` seconds. Answers (allowed, time of the
+    oldest request in the window), or None when the cache is unavailable or
+    is not Redis (the caller then counts some other way)."""
+    if not _is_redis():
+        return None
+
+    def run() -> tuple[bool, float]:
+        # EVALSHA, loading the script on the first NOSCRIPT.
+        script = _redis_client().register_script(_SLIDING_WINDOW_LUA)
+        member = f"{now!r}:{os.urandom(6).hex()}"
+        allowed, oldest = script(keys=[str(_backend().make_key(key))], args=[repr(now), duration, limit, member])
+        return bool(allowed), float(oldest)
+
+    return _safe("sliding_window_hit", None, run)
+
+
 # --- Stats --------------------------------------------------------------------
 
 
@@ -267,11 +305,14 @@ def ping() -> bool:
 # --- Response caching -------------------------------------------------------------
 #
 # A cached response is stored under
-#   resp:<scope>:<generation>:<identity>:<digest of host, path, query, format>
-# where <generation> belongs to the caller's slice of the scope: their own
-# rows for a user, every row for staff. A write to a row owned by U bumps the
-# generation of U and of staff, so both miss on their next read; old entries
-# are never read again and expire by TTL. No pattern deletes on the hot path.
+#   resp:<scope>:<identity>:<digest of host, path, query, format>
+# as (generation, body bytes, content type), where <generation> belongs to
+# the caller's slice of the scope: their own rows for a user, every row for
+# staff. A write to a row owned by U bumps the generation of U and of staff,
+# so an entry stored under an older generation no longer matches and both
+# miss on their next read; old entries are overwritten or expire by TTL. A
+# read fetches the generation and the entry in one MGET, and a hit answers
+# the stored bytes as they are: no pickle of the data, no re-rendering.
 
 
 def _generation_key(scope: str, owner: Any) -> str:
@@ -293,6 +334,16 @@ def generation(scope: str, owner: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def get_many(keys: list[str]) -> dict[str, Any]:
+    """The cached values of those keys that are present (one MGET on Redis)."""
+    found = _safe("get_many", None, lambda: _ops().get_many(keys))
+    if found is None:
+        return {}
+    _local_stats["hits"] += len(found)
+    _local_stats["misses"] += len(keys) - len(found)
+    return found
+
+
 def bump(scope: str, owners: Iterable[Any]) -> None:
     """Invalidates the cached responses of `scope` for these owners and staff."""
     for owner in {*owners, "staff"}:
@@ -309,19 +360,18 @@ def _identity(user: Any) -> tuple[str, Any] | None:
     return f"user{user.pk}", user.pk
 
 
-def response_cache_key(request: Any, scope: str) -> str | None:
+def response_cache_keys(request: Any, scope: str) -> tuple[str, str] | None:
+    """(entry key, generation key) of this request, or None when it is not
+    cacheable (anonymous caller)."""
     identity = _identity(request.user)
     if identity is None:
         return None
     who, owner = identity
-    gen = generation(scope, owner)
-    if gen is None:
-        return None
     fmt = getattr(getattr(request, "accepted_renderer", None), "format", "")
     query = sorted((key, value) for key in request.query_params for value in request.query_params.getlist(key))
     raw = repr((request.get_host(), request.path, query, fmt))
     digest = hashlib.sha256(raw.encode()).hexdigest()[:32]
-    return f"resp:{scope}:{gen}:{who}:{digest}"
+    return f"resp:{scope}:{who}:{digest}", _generation_key(scope, owner)
 
 
 class CachedResponseMixin:
@@ -329,7 +379,9 @@ class CachedResponseMixin:
 
     Set `cache_scope` to a name shared by every model whose writes can change
     these responses, and register those models with `invalidate_on_write`
-    in an AppConfig.ready(). Only 200 responses are cached, per caller.
+    in an AppConfig.ready(). Only 200 responses are cached, per caller, as
+    the bytes the renderer produced; HTML (the browsable API, whose forms
+    carry a CSRF token) is never cached.
     """
 
     cache_scope: str = ""
@@ -337,19 +389,38 @@ class CachedResponseMixin:
     cached_actions = ("list", "retrieve")
 
     def _cached(self, request, handler, *args, **kwargs):
-        enabled = RESPONSES_ENABLED and self.cache_scope
-        key = response_cache_key(request, self.cache_scope) if enabled else None
-        if key is None:
+        # Reached after authentication, permissions, throttling and content
+        # negotiation (DRF's initial()), so a hit is still throttled.
+        enabled = RESPONSES_ENABLED and self.cache_scope and request.accepted_renderer.media_type != "text/html"
+        keys = response_cache_keys(request, self.cache_scope) if enabled else None
+        if keys is None:
             return handler(request, *args, **kwargs)
-        cached = get(key)
-        if cached is not None:
-            response = Response(cached)
+        key, gen_key = keys
+        found = get_many([gen_key, key])
+        gen, entry = found.get(gen_key), found.get(key)
+        if gen is not None and entry is not None and entry[0] == gen:
+            response = HttpResponse(entry[1], content_type=entry[2])
             response["X-Cache"] = "HIT"
             return response
+        if gen is None:
+            gen = generation(self.cache_scope, _identity(request.user)[1])
+            if gen is None:  # the cache is unavailable
+                return handler(request, *args, **kwargs)
         response = handler(request, *args, **kwargs)
-        if response.status_code == 200:
-            set(key, response.data, self.cache_ttl or RESPONSE_TTL)
+        # Stored once rendered (finalize_response); the generation read
+        # before the query, so a write meanwhile makes this entry stale.
+        self._cache_store = (key, int(gen))
         response["X-Cache"] = "MISS"
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        store = getattr(self, "_cache_store", None)
+        if store is not None and isinstance(response, Response) and response.status_code == 200:
+            key, gen = store
+            response.render()
+            entry = (gen, bytes(response.content), response["Content-Type"])
+            set(key, entry, self.cache_ttl or RESPONSE_TTL)
         return response
 
     def list(self, request, *args, **kwargs):

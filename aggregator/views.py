@@ -3,11 +3,11 @@ from django.views import defaults
 from rest_framework import viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.throttling import ScopedRateThrottle
 
 from aggregator import filters, selectors, serializers, services
 from aggregator.api import IsOwnerOrStaff
 from aggregator.cache import CachedResponseMixin
+from aggregator.throttling import ScopedRateThrottle
 
 
 class TokenView(ObtainAuthToken):

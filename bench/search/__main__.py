@@ -1,7 +1,7 @@
 """Search and response-cache benchmark, on PostgreSQL.
 
     DATABASE_URL=postgres://.../agg_search REDIS_URL=redis://.../10 \\
-        .venv/bin/python -m bench.search 1000000 [--queries 200] [--reuse] [--no-http]
+        .venv/bin/python -m bench.search 1000000 [--queries 200] [--reuse] [--no-http] [--only-cache]
 
 Prints p50/p95 of global search and of suggestions (ours: one query over
 the search index; the peer: the seed's ILIKE over each table, merged) for
@@ -111,12 +111,21 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--reuse", action="store_true", help="keep the data of the previous run")
     parser.add_argument("--no-http", action="store_true", help="skip the cached/uncached list benchmark")
+    parser.add_argument(
+        "--only-cache", action="store_true", help="only the cached/uncached list benchmark (implies --reuse)"
+    )
     parser.add_argument("--no-reindex", action="store_true", help="skip timing manage.py reindex on one type")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/search needs DATABASE_URL=postgres://...")
 
     print(f"== bench/search: {args.entities:,} entities over {len(data.TYPES)} types, PostgreSQL ==")
+    if args.only_cache:
+        users = get_user_model().objects.order_by("id")
+        http.run(user=users.filter(is_staff=False).first())
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"\npeak memory of the bench process: {peak:.0f} MB")
+        return
     if not args.reuse:
         built = data.build(args.entities, reindex_sample=not args.no_reindex)
         print(f"  entries per type: {built['counts']}")

@@ -15,10 +15,10 @@ from rest_framework import generics, status
 from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from aggregator.exceptions import Conflict, InvalidInput
+from aggregator.throttling import ScopedRateThrottle
 from monitoring.logs import archives, capture, conf, selectors, services, tasks
 from monitoring.logs.filters import SystemLogFilter
 from monitoring.logs.serializers import (
