@@ -179,4 +179,6 @@ def file_upload_rescan_run(*, upload_id: str) -> None:
         quarantine=infected,
     )
     if completed:
+        from files.processing_services import file_preview_queue  # imported when needed, as above
+
         file_preview_queue(upload_id=upload.pk)

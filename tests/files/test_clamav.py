@@ -163,3 +163,34 @@ def test_the_consoles_rescan_finds_what_an_unscanned_upload_let_through(
     assert infected.blob.quarantined
     assert alice_client.get(f"/api/v1/files/{infected.pk}/content").status_code == 410
     assert (clean.status, clean.scan_status) == (FileStatus.COMPLETED, ScanStatus.CLEAN)
+
+
+@pytest.mark.django_db
+def test_a_rescan_completes_a_file_that_failed_only_for_want_of_a_scanner(
+    alice_client, staff, monkeypatch, django_capture_on_commit_callbacks
+):
+    """GIVEN scanning is required and a clean CSV was uploaded while no scanner answered (FAILED, not scanned)
+    WHEN an operator re-scans it against a real clamd
+    THEN it is COMPLETED and clean, and its preview is built as after any validation."""
+    from django.test import Client
+
+    from files.models import FilePreview
+
+    monkeypatch.setattr(conf, "SCAN_REQUIRED", True)
+    monkeypatch.setattr(conf, "CLAMAV_URL", CLOSED_PORT_URL)
+    unscanned = upload(alice_client, "ok.csv", b"id,name\n1,a\n2,b\n", django_capture_on_commit_callbacks)
+    assert unscanned.status == FileStatus.FAILED
+    assert not FilePreview.objects.filter(file=unscanned).exists()
+    monkeypatch.setattr(conf, "CLAMAV_URL", need("CLAMAV_URL", 3310))
+    console = Client()
+    console.force_login(staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            "/admin/files/fileupload/", {"action": "rescan", "_selected_action": [str(unscanned.pk)]}
+        )
+
+    assert response.status_code == 302
+    unscanned.refresh_from_db()
+    assert (unscanned.status, unscanned.scan_status) == (FileStatus.COMPLETED, ScanStatus.CLEAN)
+    assert FilePreview.objects.filter(file=unscanned).exists()
