@@ -69,9 +69,10 @@ class DatabaseCheck(Check):
 
 def _pool_observations(alias: str, stats: dict[str, int]) -> list[Observation]:
     waiting = stats.get("requests_waiting", 0)
-    # Requests queueing for a connection mean the pool is at its maximum:
-    # pages get slower, then time out after DB_POOL_TIMEOUT_SECONDS.
-    exhausted = waiting > 0
+    # Requests queueing for a connection at the pool's maximum mean it is
+    # exhausted: pages get slower, then time out after DB_POOL_TIMEOUT_SECONDS.
+    # Below the maximum they only wait for the pool to open one more.
+    exhausted = waiting > 0 and stats.get("pool_size", 0) >= stats.get("pool_max", 0)
     component_id = f"{alias}:pool"
     return [
         Observation("connections", Status.PASS, stats.get("pool_size", 0), "connections", component_id=component_id),

@@ -182,3 +182,16 @@ def test_a_slow_database_or_cache_is_a_warning(monkeypatch):
     assert database.status is Status.WARN
     assert "SELECT 1 took" in by_measurement(database, "latency")[0].output
     assert cache.status is Status.WARN
+
+
+def test_requests_waiting_warn_only_when_the_pool_is_at_its_maximum():
+    """A request waits briefly whenever the pool opens one more connection;
+    that is growth, not exhaustion. At the maximum it is exhaustion."""
+    from health.checks.database import _pool_observations
+
+    def waiting_status(size: int) -> Status:
+        stats = {"pool_size": size, "pool_max": 60, "pool_available": 0, "requests_waiting": 1}
+        return next(item.status for item in _pool_observations("default", stats) if item.measurement == "waiting")
+
+    assert waiting_status(size=2) is Status.PASS
+    assert waiting_status(size=60) is Status.WARN
