@@ -218,21 +218,28 @@ def _inspect_zip(path: Path, label: str, depth: int, budget: _Budget) -> None:
                 raise CheckFailed(f"archive entry {name[:200]!r} is encrypted and cannot be checked")
             try:
                 with archive.open(info) as member:
-                    head = member.read(_HEAD)
-                    _check_member_type(name, head)
-                    kind = _kind(head)
-                    if kind is None:
-                        continue
-                    deeper = _descend(name, depth, budget)
-                    member.seek(0)
-                    with _copy_to_temp(member, info.file_size) as nested:
-                        _inspect(nested, kind, f"{name}/", deeper, budget)
+                    _inspect_member(name, member, info.file_size, depth, budget)
             except CheckFailed:
                 raise
             except (*_READ_ERRORS, NotImplementedError, RuntimeError) as exc:
                 raise CheckFailed(
                     f"archive entry {name[:200]!r} cannot be read (truncated or corrupt): {exc}"
                 ) from None
+
+
+def _inspect_member(name: str, member, size: int, depth: int, budget: _Budget) -> None:
+    """One regular entry of a zip or tar: refused if it is an executable; if
+    it is itself an archive, copied out (bounded) and inspected one level
+    deeper under the same budget."""
+    head = member.read(_HEAD)
+    _check_member_type(name, head)
+    kind = _kind(head)
+    if kind is None:
+        return
+    deeper = _descend(name, depth, budget)
+    member.seek(0)
+    with _copy_to_temp(member, size) as nested:
+        _inspect(nested, kind, f"{name}/", deeper, budget)
 
 
 def _inspect_tar(path: Path, compression: str | None, label: str, depth: int, budget: _Budget) -> None:
@@ -254,16 +261,7 @@ def _inspect_tar(path: Path, compression: str | None, label: str, depth: int, bu
                 budget.spend(member.size)
                 if not member.isfile():
                     continue
-                reader = archive.extractfile(member)
-                head = reader.read(_HEAD)
-                _check_member_type(name, head)
-                kind = _kind(head)
-                if kind is None:
-                    continue
-                deeper = _descend(name, depth, budget)
-                reader.seek(0)
-                with _copy_to_temp(reader, member.size) as nested:
-                    _inspect(nested, kind, f"{name}/", deeper, budget)
+                _inspect_member(name, archive.extractfile(member), member.size, depth, budget)
     except CheckFailed:
         raise
     except _READ_ERRORS as exc:
