@@ -140,24 +140,7 @@ class AlertRuleForm(forms.ModelForm):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "name",
-            "description",
-            "metric",
-            "metric_params",
-            "comparison",
-            "threshold",
-            "window_seconds",
-            "pending_seconds",
-            "keep_firing_seconds",
-            "severity",
-            "labels",
-            "channels",
-            "cooldown_seconds",
-            "escalation_policy",
-            "no_data",
-            "is_active",
-        ]
+        fields = list(AlertRule.EDITABLE_FIELDS)
 
     def clean(self):
         data = super().clean()
@@ -181,7 +164,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "severity", "metric", "state"]
     search_fields = ["name", "description"]
     filter_horizontal = ["channels"]
-    readonly_fields = ["state", "pending_since", "last_breach_at", "last_evaluated_at", "last_value", "last_error"]
+    readonly_fields = AlertRule.EVALUATION_FIELDS
     actions = ["enable", "disable", "evaluate_now"]
     form = AlertRuleForm
 

@@ -35,41 +35,8 @@ class AlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "id",
-            "name",
-            "description",
-            "metric",
-            "metric_params",
-            "comparison",
-            "threshold",
-            "window_seconds",
-            "pending_seconds",
-            "keep_firing_seconds",
-            "severity",
-            "labels",
-            "channels",
-            "cooldown_seconds",
-            "escalation_policy",
-            "no_data",
-            "is_active",
-            "state",
-            "pending_since",
-            "last_evaluated_at",
-            "last_value",
-            "last_error",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = [
-            "state",
-            "pending_since",
-            "last_evaluated_at",
-            "last_value",
-            "last_error",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *AlertRule.EDITABLE_FIELDS, *AlertRule.EVALUATION_FIELDS, "created_at", "updated_at"]
+        read_only_fields = [*AlertRule.EVALUATION_FIELDS, "created_at", "updated_at"]
         # Uniqueness is the service's job (a 409), not a serializer 400.
         validators: list = []
         extra_kwargs = {"name": {"validators": []}}

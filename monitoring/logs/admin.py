@@ -17,6 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from monitoring.logs import conf, selectors, tasks
+from monitoring.logs.fields import REQUEST_FIELDS
 from monitoring.models import LogArchive, LogLevel, SystemLog
 
 
@@ -99,15 +100,7 @@ class SystemLogAdmin(admin.ModelAdmin):
         "logger",
         "message",
         "chain",
-        "request_id",
-        "trace_id",
-        "span_id",
-        "duration_ms",
-        "memory_bytes",
-        "http_method",
-        "http_path",
-        "http_status",
-        "client_ip",
+        *REQUEST_FIELDS,
         "user_id",
         "exception_type",
         "exception_message",

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import structlog
 
 from monitoring.logs import conf
+from monitoring.logs.fields import REQUEST_FIELDS
 
 DROPPED_CACHE_KEY = "monitoring:logs:capture:dropped"
 # Loggers never captured: the SQL logger would describe our own inserts.
@@ -46,20 +47,7 @@ _IGNORED_EVENTS = frozenset({"request_started"})
 _LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning", "ERROR": "error", "CRITICAL": "critical"}
 # Bound context keys that become SystemLog columns.
 _RENAMED = {"ip": "client_ip"}
-_COLUMNS = frozenset(
-    {
-        "correlation_id",
-        "request_id",
-        "trace_id",
-        "span_id",
-        "duration_ms",
-        "memory_bytes",
-        "http_method",
-        "http_path",
-        "http_status",
-        "client_ip",
-    }
-)
+_COLUMNS = frozenset(REQUEST_FIELDS)
 _LIMITS = {"correlation_id": 128, "request_id": 128, "trace_id": 64, "span_id": 64, "http_method": 10}
 
 _FLUSH = object()

@@ -11,6 +11,7 @@ from aggregator.api import StrictFieldsMixin
 from aggregator.middleware import _VALID_ID
 from monitoring.logs import conf
 from monitoring.logs.entries import clean_text, parse_level
+from monitoring.logs.fields import REQUEST_FIELDS
 from monitoring.logs.selectors import BUCKETS, LogSearch
 from monitoring.models import LogArchive, SystemLog
 
@@ -28,16 +29,7 @@ class SystemLogSerializer(serializers.ModelSerializer):
             "message",
             "source",
             "logger",
-            "correlation_id",
-            "request_id",
-            "trace_id",
-            "span_id",
-            "duration_ms",
-            "memory_bytes",
-            "http_method",
-            "http_path",
-            "http_status",
-            "client_ip",
+            *REQUEST_FIELDS,
             "user",
             "exception_type",
             "exception_message",

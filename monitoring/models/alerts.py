@@ -173,6 +173,29 @@ class AlertRule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What operators edit (API and admin form alike), and what only the
+    # evaluation service writes; both forms list these, so a new field is
+    # added here once.
+    EDITABLE_FIELDS = (
+        "name",
+        "description",
+        "metric",
+        "metric_params",
+        "comparison",
+        "threshold",
+        "window_seconds",
+        "pending_seconds",
+        "keep_firing_seconds",
+        "severity",
+        "labels",
+        "channels",
+        "cooldown_seconds",
+        "escalation_policy",
+        "no_data",
+        "is_active",
+    )
+    EVALUATION_FIELDS = ("state", "pending_since", "last_breach_at", "last_evaluated_at", "last_value", "last_error")
+
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["is_active"], name="monitoring_rule_active_idx")]

@@ -111,6 +111,19 @@ def test_evaluate_answers_value_fired_and_the_alert(staff_client, test_metric):
     assert loud["alert"]["status"] == "active" and loud["alert"]["severity"] == "high"
 
 
+def test_a_rule_shows_its_evaluation_state_and_a_client_cannot_write_it(staff_client, test_metric):
+    rule = make_rule()
+    url = f"/api/v1/alerts/rules/{rule.pk}"
+    assert staff_client.get(url).json()["last_breach_at"] is None
+    test_metric.set(30)
+    staff_client.post(url + "/evaluate")
+    shown = staff_client.get(url).json()
+    assert shown["last_value"] == 30 and shown["last_breach_at"] is not None and shown["last_evaluated_at"]
+    staff_client.patch(url + "/", {"state": "inactive", "last_breach_at": None}, format="json")
+    rule.refresh_from_db()
+    assert rule.state == shown["state"] != "inactive" and rule.last_breach_at is not None
+
+
 def test_evaluating_a_disabled_rule_is_refused(staff_client, test_metric):
     rule = make_rule(is_active=False)
     response = staff_client.post(f"/api/v1/alerts/rules/{rule.pk}/evaluate")
