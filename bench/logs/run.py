@@ -5,8 +5,11 @@
 (a) ingest of N entries through POST logs/ (gunicorn, 10,000 per request)
     vs PostgreSQL COPY of the same rows into the same table (same indexes);
 (b) with N stored entries: p50/p95 of POST logs/search (full-text query +
-    level + time range) vs the same search as `message ILIKE '%term%'`; also
-    BRIN vs B-tree on time (size and a range count);
+    level + time range); the endpoint's first-page statement vs the same
+    statement with `message ILIKE '%term%'` (client-timed, in the database
+    right after itself, and each side in its steady state), and the plain
+    page query vs its ILIKE twin; also BRIN vs B-tree on time (size and a
+    range count);
 (c) archiving N entries: rows/s and the archiving process's peak memory;
 (d) per-request overhead of log capture: requests/s with capture on vs off.
 
