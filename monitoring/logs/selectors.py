@@ -1,15 +1,17 @@
 """Reads of SystemLog and LogArchive: the API, the admin and the alerts half
 (log metrics) all come through here."""
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 
 from monitoring.models import SEARCH_CONFIG, LogArchive, LogLevel, SystemLog, message_search_vector
@@ -191,37 +193,49 @@ def log_search(search: LogSearch) -> QuerySet[SystemLog]:
     return _ranked_and_ordered(_matching(search), search)
 
 
-def _matching(search: LogSearch) -> QuerySet[SystemLog]:
-    queryset = SystemLog.objects.all()
+def _conditions(search: LogSearch) -> Q:
+    """Every filter of the search but the text query, as one condition."""
+    condition = Q()
     if search.levels:
-        queryset = queryset.filter(level__in=search.levels)
+        condition &= Q(level__in=search.levels)
     if search.sources:
-        queryset = queryset.filter(source__in=search.sources)
+        condition &= Q(source__in=search.sources)
     if search.start is not None:
-        queryset = queryset.filter(timestamp__gte=search.start)
+        condition &= Q(timestamp__gte=search.start)
     if search.end is not None:
-        queryset = queryset.filter(timestamp__lt=search.end)
+        condition &= Q(timestamp__lt=search.end)
     if search.correlation_id:
-        queryset = queryset.filter(correlation_id=search.correlation_id)
+        condition &= Q(correlation_id=search.correlation_id)
     if isinstance(search.user, int):
-        queryset = queryset.filter(user_id=search.user)
+        condition &= Q(user_id=search.user)
     elif search.user:
-        queryset = queryset.filter(user__username=search.user)
+        # A subquery rather than a join, so the condition can also be a
+        # column of the text-first statement (first_page_sql).
+        condition &= Q(user_id__in=get_user_model().objects.filter(username=search.user).values("pk"))
     if search.status_codes:
-        queryset = queryset.filter(http_status__in=search.status_codes)
+        condition &= Q(http_status__in=search.status_codes)
     if search.has_exception is True:
-        queryset = queryset.exclude(exception_type="", stack_trace="")
+        condition &= ~Q(exception_type="", stack_trace="")
     elif search.has_exception is False:
-        queryset = queryset.filter(exception_type="", stack_trace="")
-    if search.query:
-        if full_text_supported():
-            text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
-            # alias(), not annotate(): the vector is for matching (through the
-            # GIN index), not for sending back with every row.
-            queryset = queryset.alias(search_vector=message_search_vector()).filter(search_vector=text_query)
-        else:
-            queryset = queryset.filter(_substring_filter(search.query))
-    return queryset
+        condition &= Q(exception_type="", stack_trace="")
+    return condition
+
+
+def _text_matching(search: LogSearch) -> QuerySet[SystemLog]:
+    """The lines whose message matches the query, on PostgreSQL through a
+    GIN index of the stored vector."""
+    text_query = SearchQuery(search.query, search_type="websearch", config=SEARCH_CONFIG)
+    # alias(), not annotate(): the vector is for matching (through the
+    # GIN index), not for sending back with every row.
+    return SystemLog.objects.alias(search_vector=message_search_vector()).filter(search_vector=text_query)
+
+
+def _matching(search: LogSearch) -> QuerySet[SystemLog]:
+    if not search.query:
+        return SystemLog.objects.filter(_conditions(search))
+    if full_text_supported():
+        return _text_matching(search).filter(_conditions(search))
+    return SystemLog.objects.filter(_conditions(search) & _substring_filter(search.query))
 
 
 def _ranked_and_ordered(queryset: QuerySet[SystemLog], search: LogSearch) -> QuerySet[SystemLog]:
@@ -296,16 +310,112 @@ def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[SystemL
     return rows, rows[0].total if rows else 0
 
 
-def first_page_sql(search: LogSearch, *, size: int, cap: int) -> tuple[str, list[Any]]:
+def first_page_sql(
+    search: LogSearch, *, size: int, cap: int, text_first_rows: int | None = None
+) -> tuple[str, list[Any]]:
     """The first page's statement: the ids and times of at most cap+1
-    matches are read once (the `matches` CTE, through the indexes), counted
-    and sorted down to the page's ids, and only those rows are joined back by
-    primary key, with their rank computed from the stored vector.
+    matches are read once (the `matches` CTE), counted and sorted down to the
+    page's ids, and only those rows are joined back by primary key, with their
+    rank computed from the stored vector.
 
     The CTE is MATERIALIZED and joined, not `id IN (subquery)`: with the
     latter the planner may pick a hash semi-join over a full scan of the
-    table for a broad word."""
+    table for a broad word.
+
+    How `matches` finds the lines: a full-text search whose words PostgreSQL
+    estimates (EXPLAIN, from its statistics of the stored vector) to match at
+    most `text_first_rows` lines reads them first (`_text_first_matches`);
+    any other search leaves the plan to PostgreSQL (`_planned_matches`). The
+    estimate is one more round trip without execution (a few tenths of a ms)."""
+    probe = min(TEXT_FIRST_MAX_ROWS if text_first_rows is None else text_first_rows, cap)
+    if search.query and full_text_supported() and _estimated_rows(_text_hits(search)) <= probe:
+        matches, params = _text_first_matches(search, cap=cap, probe=probe)
+    else:
+        matches, params = _planned_matches(search, cap=cap)
+    return _first_page_statement(matches, params, search, size=size)
+
+
+def _estimated_rows(queryset: QuerySet) -> float:
+    """PostgreSQL's estimate of a query's rows (EXPLAIN, nothing executed):
+    for a text match, from the statistics of the stored vector's lexemes."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+def _planned_matches(search: LogSearch, *, cap: int) -> tuple[str, list[Any]]:
+    """At most cap+1 matches in one query, the plan left to PostgreSQL."""
     inner, params = _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    return f"matches AS MATERIALIZED ({inner})", list(params)
+
+
+# A full-text first page whose words match at most this many lines (of the
+# severities searched, see SEVERE_LEVELS) reads those lines and checks the
+# other filters on each; more, and the planner's plan runs instead.
+TEXT_FIRST_MAX_ROWS = 2_000
+# The levels of the partial GIN index systemlog_message_fts_severe (migration
+# 0007): a search within them reads only their posting lists.
+SEVERE_LEVELS = LogLevel.at_least(LogLevel.WARNING)
+
+
+def _text_hits(search: LogSearch) -> QuerySet[SystemLog]:
+    """The lines the query's words match, restricted to the partial index's
+    levels when the search's levels lie within them."""
+    hits = _text_matching(search)
+    if search.levels and set(search.levels) <= set(SEVERE_LEVELS):
+        hits = hits.filter(level__in=SEVERE_LEVELS)
+    return hits
+
+
+def _text_first_matches(search: LogSearch, *, cap: int, probe: int) -> tuple[str, list[Any]]:
+    """The matches of a full-text search, found from the text index first
+    when its words are rare — the usual log search: an error code, an
+    exception name, an ID.
+
+    Left to itself the planner intersects the word's GIN bitmap with a bitmap
+    of every line of the levels and time range from the (level, timestamp)
+    B-tree (BitmapAnd): at 1M lines, ~18,000 entries for a week of errors,
+    3-4 ms, while reading the word's few hundred lines and checking level and
+    time on each takes well under 1 ms. Its cost model counts each such line
+    as a random page read from disk and never picks the latter. So:
+
+    - `hits` reads at most probe+1 lines through the text index alone (its
+      WHERE holds only the text match, and the partial index's predicate when
+      the searched levels lie within it), with every other filter as a column
+      (`keep`), so no other index is combined with it;
+    - if the word matched at most `probe` lines, `keep` decides among them
+      (exact: they are all of the word's lines there are);
+    - otherwise — the statistics were stale, the word became common since —
+      the planner's query runs (`_planned_matches`), gated on the same count
+      so PostgreSQL executes only one of the two branches: a wrong estimate
+      costs at most the probe, never a read of every line of a common word.
+      (Without the estimate, every common word would pay that probe: its
+      whole GIN bitmap, ~13 ms for a word in a fifth of 1M lines.)
+    """
+    hits = _text_hits(search)
+    conditions = _conditions(search)
+    keep = ExpressionWrapper(conditions, output_field=BooleanField()) if conditions else Value(True)
+    hits_sql, hits_params = (
+        hits.order_by().annotate(keep=keep).values_list("id", "timestamp", "keep")[: probe + 1].query.sql_with_params()
+    )
+    planned_sql, planned_params = (
+        _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    )
+    sql = (
+        f"hits AS MATERIALIZED ({hits_sql}), "
+        "matches AS MATERIALIZED ("
+        "(SELECT hits.id, hits.timestamp FROM hits WHERE hits.keep AND (SELECT count(*) FROM hits) <= %s) "
+        f"UNION ALL (SELECT planned.id, planned.timestamp FROM ({planned_sql}) AS planned "
+        "WHERE (SELECT count(*) FROM hits) > %s))"
+    )
+    return sql, [*hits_params, probe, *planned_params, probe]
+
+
+def _first_page_statement(matches: str, params: list[Any], search: LogSearch, *, size: int) -> tuple[str, list[Any]]:
     direction = "DESC" if search.order == "newest" else "ASC"
     columns = ", ".join(f'logs."{field.column}"' for field in SystemLog._meta.concrete_fields)
     rank, rank_params = "", []
@@ -314,7 +424,7 @@ def first_page_sql(search: LogSearch, *, size: int, cap: int) -> tuple[str, list
         rank = ", ts_rank(logs.message_search, websearch_to_tsquery(%s::regconfig, %s)) AS rank"
         rank_params = [SEARCH_CONFIG, search.query]
     sql = (
-        f"WITH matches AS MATERIALIZED ({inner}), "
+        f"WITH {matches}, "
         f"page AS (SELECT matches.id, matches.timestamp, COUNT(*) OVER () AS total FROM matches "
         f"ORDER BY matches.timestamp {direction}, matches.id {direction} LIMIT %s) "
         f"SELECT {columns}{rank}, page.total FROM page "
