@@ -372,8 +372,8 @@ def _corrected(q: str) -> str | None:
     # answers it and the trigram search is skipped (COALESCE stops at the
     # first non-null). Otherwise the most similar lexicon word among those
     # sharing enough trigrams (`%`, answered by the GIN trigram index at
-    # pg_trgm's threshold, 0.3 by default), kept only when similar enough
-    # to count as the word mistyped.
+    # pg_trgm's similarity_threshold, which settings set to FUZZY_THRESHOLD),
+    # kept only when similar enough to count as the word mistyped.
     rows = _fetch(
         """
         SELECT typed, CASE WHEN similarity(nearest, typed) >= %s THEN nearest END AS known
