@@ -54,22 +54,6 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _scope_sql(user) -> tuple[str, list[Any]]:
-    if user.is_staff:
-        return "TRUE", []
-    return "(e.owner_id = %s AND NOT e.staff_only)", [user.pk]
-
-
-def _types_sql(user, types: list[str]) -> tuple[str, list[Any]]:
-    """The type filter, only when the caller narrowed the types. With type
-    in the GIN index, `type = ANY(every type)` would make the index walk
-    every type's posting list (a tenth of the table each) for nothing;
-    the scope already keeps staff-only rows from users."""
-    if set(types) >= set(visible_types(user)):
-        return "TRUE", []
-    return "e.type = ANY(%s)", [types]
-
-
 def _scope_q(user) -> Q:
     return Q() if user.is_staff else Q(owner_id=user.pk, staff_only=False)
 
@@ -461,8 +445,18 @@ def suggest(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any
 
 
 def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
-    scope, scope_params = _scope_sql(user)
-    type_filter, type_params = _types_sql(user, types)
+    scope, type_filter = _search_scope(user, types)
+    params: dict[str, Any] = {
+        "prefix": _like_prefix(q),
+        "q": q.lower(),
+        "owner": user.pk,
+        "types": types,
+        "limit": limit,
+        # Typos of very short input are guesses: prefixes only.
+        "typos": len(q) >= conf.FUZZY_MIN_LENGTH,
+        "config": conf.TEXT_SEARCH_CONFIG,
+        "threshold": conf.FUZZY_THRESHOLD,
+    }
     # Matches the (owner_id, lower(title) COLLATE "C") or lower(title)
     # COLLATE "C" index: in the C collation one btree serves both the LIKE
     # prefix and the ORDER BY, so the database walks the index in order and
@@ -471,11 +465,11 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
         f"""
         SELECT e.type, e.object_id, e.title, e.url, 1.0 AS score
         FROM search_searchentry e
-        WHERE lower(e.title) COLLATE "C" LIKE %s AND {scope} AND {type_filter}
+        WHERE lower(e.title) COLLATE "C" LIKE %(prefix)s AND {scope} AND {type_filter}
         ORDER BY lower(e.title) COLLATE "C", e.id
-        LIMIT %s
+        LIMIT %(limit)s
         """,
-        [_like_prefix(q), *scope_params, *type_params, limit],
+        params,
     )
     if len(rows) >= limit or len(q) < 3:
         return rows
@@ -486,36 +480,24 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
         f"""
         WITH terms AS (
             (SELECT word, 0.99::real AS score FROM search_searchterm
-             WHERE word LIKE %s ORDER BY length(word), word LIMIT 3)
+             WHERE word LIKE %(prefix)s ORDER BY length(word), word LIMIT 3)
             UNION
-            (SELECT word, similarity(word, %s) AS score FROM search_searchterm
-             WHERE %s AND word %% %s ORDER BY score DESC, word LIMIT 3)
+            (SELECT word, similarity(word, %(q)s) AS score FROM search_searchterm
+             WHERE %(typos)s AND word %% %(q)s ORDER BY score DESC, word LIMIT 3)
         )
         SELECT hit.type, hit.object_id, hit.title, hit.url, terms.score
         FROM terms CROSS JOIN LATERAL (
             SELECT e.id, e.type, e.object_id, e.title, e.url
             FROM search_searchentry e
-            WHERE e.search_vector @@ to_tsquery(%s::regconfig, quote_literal(terms.word) || ':A')
+            WHERE e.search_vector @@ to_tsquery(%(config)s::regconfig, quote_literal(terms.word) || ':A')
               AND {scope} AND {type_filter}
-            LIMIT %s
+            LIMIT %(limit)s
         ) hit
-        WHERE terms.score >= %s
+        WHERE terms.score >= %(threshold)s
         ORDER BY terms.score DESC, length(hit.title), hit.id
-        LIMIT %s
+        LIMIT %(limit)s * 2
         """,
-        [
-            _like_prefix(q),
-            q.lower(),
-            # Typos of very short input are guesses: prefixes only.
-            len(q) >= conf.FUZZY_MIN_LENGTH,
-            q.lower(),
-            conf.TEXT_SEARCH_CONFIG,
-            *scope_params,
-            *type_params,
-            limit,
-            conf.FUZZY_THRESHOLD,
-            limit * 2,
-        ],
+        params,
     )
     for row in more:
         key = (row["type"], row["object_id"])
