@@ -16,8 +16,10 @@ MAX_QUERY_LENGTH = env_int("SEARCH_MAX_QUERY_LENGTH", 200, minimum=1)
 # first) and `counts` are lower bounds (`exact: false` in the answer).
 RANK_WINDOW = env_int("SEARCH_RANK_WINDOW", 200, minimum=1)
 SUGGESTION_LIMIT = env_int("SEARCH_SUGGESTION_LIMIT", 10, minimum=1)
-# How close (pg_trgm word_similarity, 0-1) a title word must be to the query
-# to count as a typo of it. Lower finds worse typos and costs more.
+# How close (pg_trgm similarity, 0-1) a title word must be to the query to
+# count as a typo of it. Lower finds worse typos and costs more. Settings
+# also make it pg_trgm's similarity_threshold on every PostgreSQL
+# connection, so `%` index lookups return only candidates this close.
 FUZZY_THRESHOLD = env_float("SEARCH_FUZZY_THRESHOLD", 0.4)
 # Shorter input gets prefix suggestions only, no typo matching.
 FUZZY_MIN_LENGTH = env_int("SEARCH_FUZZY_MIN_LENGTH", 5, minimum=1)

@@ -54,22 +54,6 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _scope_sql(user) -> tuple[str, list[Any]]:
-    if user.is_staff:
-        return "TRUE", []
-    return "(e.owner_id = %s AND NOT e.staff_only)", [user.pk]
-
-
-def _types_sql(user, types: list[str]) -> tuple[str, list[Any]]:
-    """The type filter, only when the caller narrowed the types. With type
-    in the GIN index, `type = ANY(every type)` would make the index walk
-    every type's posting list (a tenth of the table each) for nothing;
-    the scope already keeps staff-only rows from users."""
-    if set(types) >= set(visible_types(user)):
-        return "TRUE", []
-    return "e.type = ANY(%s)", [types]
-
-
 def _scope_q(user) -> Q:
     return Q() if user.is_staff else Q(owner_id=user.pk, staff_only=False)
 
@@ -78,11 +62,20 @@ def _highlight(marked: str) -> str:
     return html.escape(marked).replace(_START, "<mark>").replace(_STOP, "</mark>")
 
 
-def _result(row: dict[str, Any], snippet: str) -> dict[str, Any]:
-    provider = providers.get(row["type"])
+def _pk_fields(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The primary-key field of each type among `rows` (None for a type
+    without an installed provider), looked up once per page, not per row."""
+    fields = {}
+    for type_name in {row["type"] for row in rows}:
+        provider = providers.get(type_name)
+        fields[type_name] = provider.model._meta.pk if provider is not None else None
+    return fields
+
+
+def _result(row: dict[str, Any], snippet: str, pk) -> dict[str, Any]:
     object_id: Any = row["object_id"]
     try:
-        object_id = provider.model._meta.pk.to_python(object_id)
+        object_id = pk.to_python(object_id) if pk is not None else object_id
     except ValidationError:
         pass  # An id the model cannot parse is shown as stored.
     return {
@@ -95,22 +88,28 @@ def _result(row: dict[str, Any], snippet: str) -> dict[str, Any]:
     }
 
 
+def _results(rows: list[dict[str, Any]], snippet) -> list[dict[str, Any]]:
+    """The API's result dicts of `rows`, the snippet of each by `snippet(row)`."""
+    pks = _pk_fields(rows)
+    return [_result(row, snippet(row), pks[row["type"]]) for row in rows]
+
+
 def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Belt and braces for "a deleted object never appears": rows whose
     object is gone (deleted by a path that sent no signal) are dropped from
     the page and from the index. One query for the whole page."""
+    pks = _pk_fields(rows)
     by_type: dict[str, list[str]] = {}
     for row in rows:
         by_type.setdefault(row["type"], []).append(row["object_id"])
     # Raw SQL: compiling an ORM union of up to ten querysets costs more
     # than running it.
     selects, params = [], []
+    quote = connection.ops.quote_name
     for type_name, ids in by_type.items():
-        provider = providers.get(type_name)
-        if provider is None:
+        pk = pks[type_name]
+        if pk is None:
             continue
-        model = provider.model
-        pk = model._meta.pk
         valid = []
         for object_id in ids:
             try:
@@ -119,10 +118,9 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
         if not valid:
             continue
-        quote = connection.ops.quote_name
         marks = ", ".join(["%s"] * len(valid))
         selects.append(
-            f"SELECT %s, {quote(pk.column)} FROM {quote(model._meta.db_table)} WHERE {quote(pk.column)} IN ({marks})"
+            f"SELECT %s, {quote(pk.column)} FROM {quote(pk.model._meta.db_table)} WHERE {quote(pk.column)} IN ({marks})"
         )
         params.extend([type_name, *valid])
     existing: set[tuple[str, str]] = set()
@@ -130,10 +128,10 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(selects), params)
             # Compare canonical forms: SQLite hands a UUID key back as 32 hex digits.
-            existing = {(type_name, _canonical(type_name, value)) for type_name, value in cursor.fetchall()}
+            existing = {(type_name, _canonical(pks[type_name], value)) for type_name, value in cursor.fetchall()}
     kept, gone = [], {}
     for row in rows:
-        if (row["type"], _canonical(row["type"], row["object_id"])) in existing:
+        if (row["type"], _canonical(pks[row["type"]], row["object_id"])) in existing:
             kept.append(row)
         else:
             gone.setdefault(row["type"], []).append(row["object_id"])
@@ -142,12 +140,11 @@ def _drop_vanished(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _canonical(type_name: str, value: Any) -> str:
-    provider = providers.get(type_name)
-    if provider is None:
+def _canonical(pk, value: Any) -> str:
+    if pk is None:
         return str(value)
     try:
-        return str(provider.model._meta.pk.to_python(value))
+        return str(pk.to_python(value))
     except ValidationError:
         return str(value)
 
@@ -183,62 +180,80 @@ def search(*, user, q: str, types: list[str], limit: int, offset: int) -> Page:
 
 
 def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int, correct: bool = True) -> Page:
-    scope, scope_params = _scope_sql(user)
-    type_filter, type_params = _types_sql(user, types)
-    match = f"e.search_vector @@ websearch_to_tsquery(%s::regconfig, %s) AND {scope} AND {type_filter}"
-    match_params = [conf.TEXT_SEARCH_CONFIG, q, *scope_params, *type_params]
-    window = conf.RANK_WINDOW
-    # The first `window` + 1 matches the index yields, in table order: no
-    # ORDER BY, so the scan stops there instead of visiting (and ranking,
-    # and counting) every match of a broad word; each match costs a table
-    # page read. The planner sees the words (the stable function is folded
-    # for estimates), so a user's search is the owner x word intersection
-    # inside the GIN index.
-    rank = "ts_rank_cd(e.search_vector, websearch_to_tsquery(%s::regconfig, %s), 32)"
-    rank_params = [conf.TEXT_SEARCH_CONFIG, q]
-    capped = False
-    if _may_be_phrase(q):
+    scope, type_filter = _search_scope(user, types)
+    params: dict[str, Any] = {
+        "config": conf.TEXT_SEARCH_CONFIG,
+        "q": q,
+        "owner": user.pk,
+        "types": types,
+        "window": conf.RANK_WINDOW,
+        "first": offset,
+        "last": offset + limit,
+        "headline": _HEADLINE_OPTIONS,
+    }
+    query = "websearch_to_tsquery(%(config)s::regconfig, %(q)s)"
+    rank = f"ts_rank_cd(e.search_vector, {query}, 32)"
+    columns = "e.id, e.type, e.object_id, e.title, e.body, e.url, e.search_vector"
+    phrase = _may_be_phrase(q)
+    if phrase:
         # The index cannot check word positions: every row holding all the
         # words is read to test the phrase, and "warehouse warehouse" holds
         # in few of the many rows that have "warehouse". Test at most
         # 2 x window candidates; past that the answer is marked inexact.
-        found = _fetch(
-            f"""
+        prefix = f"""
             WITH candidates AS MATERIALIZED (
-                SELECT e.id, e.type, e.search_vector
-                FROM search_searchentry e
+                SELECT {columns} FROM search_searchentry e
                 WHERE e.search_vector @@ {_LOOSE} AND {scope} AND {type_filter}
-                LIMIT %s
-            )
-            SELECT (SELECT count(*) FROM candidates) AS examined, hit.*
-            FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-                SELECT e.id, e.type, {rank} AS score
-                FROM candidates e
-                WHERE e.search_vector @@ websearch_to_tsquery(%s::regconfig, %s)
-                LIMIT %s
-            ) hit ON TRUE
-            """,
-            [
-                conf.TEXT_SEARCH_CONFIG,
-                q,
-                *scope_params,
-                *type_params,
-                2 * window,
-                *rank_params,
-                conf.TEXT_SEARCH_CONFIG,
-                q,
-                window + 1,
-            ],
-        )
-        capped = found[0]["examined"] >= 2 * window
-        found = [row for row in found if row["id"] is not None]
+                LIMIT 2 * %(window)s
+            )"""
+        matches = f"SELECT e.* FROM candidates e WHERE e.search_vector @@ {query} LIMIT %(window)s + 1"
+        # One more row (id NULL) says how many candidates there were, hits or not.
+        suffix = """
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, (SELECT count(*) FROM candidates), NULL, NULL, NULL, NULL, NULL"""
+    else:
+        # The first `window` + 1 matches the index yields, in table order:
+        # no ORDER BY, so the scan stops there instead of visiting (and
+        # ranking, and counting) every match of a broad word; each match
+        # costs a table page read. The planner sees the words (the stable
+        # function is folded for estimates), so a user's search is the
+        # owner x word intersection inside the GIN index.
+        prefix = suffix = ""
+        matches = f"""
+            SELECT {columns} FROM search_searchentry e
+            WHERE e.search_vector @@ {query} AND {scope} AND {type_filter}
+            LIMIT %(window)s + 1"""
+    # One statement answers the matches (n: order found), the ranking of
+    # the first `window` (pos) and, for the page's rows only, their fields
+    # and ts_headline snippet (which re-parses the text: the costly part).
+    # A user's search is a few hundred microseconds of database work, so a
+    # round trip more or less is a large share of it.
+    on_page = "r.n <= %(window)s AND r.pos > %(first)s AND r.pos <= %(last)s"
+    found = _fetch(
+        f"""
+        {prefix}
+        SELECT r.id, r.type, r.score, r.n, 0 AS examined,
+               CASE WHEN {on_page} THEN r.object_id END AS object_id,
+               CASE WHEN {on_page} THEN r.title END AS title,
+               CASE WHEN {on_page} THEN r.url END AS url,
+               CASE WHEN {on_page}
+                    THEN ts_headline(%(config)s::regconfig, r.title || ' — ' || r.body, {query}, %(headline)s)
+               END AS snippet,
+               r.pos
+        FROM (
+            SELECT m.*, row_number() OVER (ORDER BY m.n > %(window)s, m.score DESC, m.id DESC) AS pos
+            FROM (SELECT e.*, {rank} AS score, row_number() OVER () AS n FROM ({matches}) e) m
+        ) r
+        {suffix}
+        ORDER BY pos NULLS LAST
+        """,
+        params,
+    )
+    capped = False
+    if phrase:
+        capped = found.pop()["examined"] >= 2 * conf.RANK_WINDOW
         if not found and capped:
             return Page(query=q, results=[], counts={}, exact=False)
-    else:
-        found = _fetch(
-            f"SELECT e.id, e.type, {rank} AS score FROM search_searchentry e WHERE {match} LIMIT %s",
-            [*rank_params, *match_params, window + 1],
-        )
     if not found and correct:
         # Nothing matched the words as written: correct each word to the
         # closest title word in the lexicon (typos) and search again once.
@@ -249,48 +264,57 @@ def _search_postgres(*, user, q: str, types: list[str], limit: int, offset: int,
         page.query = q
         page.fuzzy = bool(page.results)
         return page
+    window = conf.RANK_WINDOW
     exact = len(found) <= window and not capped
-    ranked = sorted(found[:window], key=lambda row: (-row["score"], -row["id"]))
+    ranked = [row for row in found if row["n"] <= window]
     counts: dict[str, int] = {}
     for row in ranked:
         counts[row["type"]] = counts.get(row["type"], 0) + 1
-    page_ids = [(row["id"], row["score"]) for row in ranked[offset : offset + limit]]
-    if not exact and len(page_ids) < limit:
+    rows = [row for row in ranked if row["object_id"] is not None]
+    if not exact and len(rows) < limit:
         # Past the ranked window (only when more than `window` match): the
         # other matches follow, newest first. A total order, so paging
         # never repeats or skips an entry.
-        page_ids += [
-            (row["id"], row["score"])
-            for row in _fetch(
-                f"""
-                SELECT e.id, {rank} AS score
-                FROM search_searchentry e
-                WHERE {match} AND NOT (e.id = ANY(%s))
-                ORDER BY e.id DESC
-                LIMIT %s OFFSET %s
-                """,
-                [
-                    *rank_params,
-                    *match_params,
-                    [row["id"] for row in ranked],
-                    limit - len(page_ids),
-                    max(0, offset - len(ranked)),
-                ],
-            )
-        ]
-    rows = _page_rows(q, page_ids) if page_ids else []
+        more = _fetch(
+            f"""
+            SELECT e.id, {rank} AS score
+            FROM search_searchentry e
+            WHERE e.search_vector @@ {query} AND {scope} AND {type_filter} AND NOT (e.id = ANY(%(ranked)s))
+            ORDER BY e.id DESC
+            LIMIT %(more)s OFFSET %(skip)s
+            """,
+            {
+                **params,
+                "ranked": [row["id"] for row in ranked],
+                "more": limit - len(rows),
+                "skip": max(0, offset - len(ranked)),
+            },
+        )
+        rows += _page_rows(q, [(row["id"], row["score"]) for row in more])
     rows = _drop_vanished(rows)
     return Page(
         query=q,
-        results=[_result(row, _highlight(row["snippet"])) for row in rows],
+        results=_results(rows, lambda row: _highlight(row["snippet"])),
         counts=counts,
         exact=exact,
     )
 
 
+def _search_scope(user, types: list[str]) -> tuple[str, str]:
+    """The visibility and type conditions of a search over entries `e`,
+    with the named parameters `owner` and `types`. The type filter is only
+    there when the caller narrowed the types: with type in the GIN index,
+    `type = ANY(every type)` would make the index walk every type's posting
+    list (a tenth of the table each) for nothing, and the scope already
+    keeps staff-only rows from users."""
+    scope = "TRUE" if user.is_staff else "(e.owner_id = %(owner)s AND NOT e.staff_only)"
+    type_filter = "TRUE" if set(types) >= set(visible_types(user)) else "e.type = ANY(%(types)s)"
+    return scope, type_filter
+
+
 # The query with phrase operators (<->, <N>) turned into AND: what the GIN
 # index can answer without reading rows.
-_LOOSE = "regexp_replace(websearch_to_tsquery(%s::regconfig, %s)::text, '<(\\d+|-)>', '&', 'g')::tsquery"
+_LOOSE = "regexp_replace(websearch_to_tsquery(%(config)s::regconfig, %(q)s)::text, '<(\\d+|-)>', '&', 'g')::tsquery"
 
 
 def _may_be_phrase(q: str) -> bool:
@@ -328,16 +352,22 @@ def _corrected(q: str) -> str | None:
     words = _terms(q)[:5]
     if not any(len(word) >= conf.FUZZY_MIN_LENGTH for word in words):
         return None
-    # The most similar lexicon word among those sharing enough trigrams
-    # (`%`, answered by the GIN trigram index at pg_trgm's threshold, 0.3 by
-    # default), kept only when similar enough to count as the word mistyped.
+    # A word in the lexicon as typed is not a typo: one primary-key lookup
+    # answers it and the trigram search is skipped (COALESCE stops at the
+    # first non-null). Otherwise the most similar lexicon word among those
+    # sharing enough trigrams (`%`, answered by the GIN trigram index at
+    # pg_trgm's similarity_threshold, which settings set to FUZZY_THRESHOLD),
+    # kept only when similar enough to count as the word mistyped.
     rows = _fetch(
         """
         SELECT typed, CASE WHEN similarity(nearest, typed) >= %s THEN nearest END AS known
         FROM (
             SELECT w.word AS typed, w.position,
-                   (SELECT t.word FROM search_searchterm t WHERE length(w.word) >= %s AND t.word %% w.word
-                    ORDER BY similarity(t.word, w.word) DESC, t.word LIMIT 1) AS nearest
+                   coalesce(
+                       (SELECT t.word FROM search_searchterm t WHERE t.word = w.word),
+                       (SELECT t.word FROM search_searchterm t WHERE length(w.word) >= %s AND t.word %% w.word
+                        ORDER BY similarity(t.word, w.word) DESC, t.word LIMIT 1)
+                   ) AS nearest
             FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, position)
         ) candidates
         ORDER BY position
@@ -391,9 +421,7 @@ def _search_fallback(*, user, q: str, types: list[str], limit: int, offset: int)
     rows = _drop_vanished(rows)
     for row in rows:
         row["score"] = row["score"] / top
-    return Page(
-        query=q, results=[_result(row, _snippet(row["title"], row["body"], terms)) for row in rows], counts=counts
-    )
+    return Page(query=q, results=_results(rows, lambda row: _snippet(row["title"], row["body"], terms)), counts=counts)
 
 
 # --- Suggestions ---------------------------------------------------------------------
@@ -413,12 +441,22 @@ def suggest(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any
     else:
         rows = _suggest_fallback(user=user, q=q, types=types, limit=limit)
     rows = _drop_vanished(rows)
-    return [_result(row, html.escape(row["title"])) for row in rows]
+    return _results(rows, lambda row: html.escape(row["title"]))
 
 
 def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dict[str, Any]]:
-    scope, scope_params = _scope_sql(user)
-    type_filter, type_params = _types_sql(user, types)
+    scope, type_filter = _search_scope(user, types)
+    params: dict[str, Any] = {
+        "prefix": _like_prefix(q),
+        "q": q.lower(),
+        "owner": user.pk,
+        "types": types,
+        "limit": limit,
+        # Typos of very short input are guesses: prefixes only.
+        "typos": len(q) >= conf.FUZZY_MIN_LENGTH,
+        "config": conf.TEXT_SEARCH_CONFIG,
+        "threshold": conf.FUZZY_THRESHOLD,
+    }
     # Matches the (owner_id, lower(title) COLLATE "C") or lower(title)
     # COLLATE "C" index: in the C collation one btree serves both the LIKE
     # prefix and the ORDER BY, so the database walks the index in order and
@@ -427,11 +465,11 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
         f"""
         SELECT e.type, e.object_id, e.title, e.url, 1.0 AS score
         FROM search_searchentry e
-        WHERE lower(e.title) COLLATE "C" LIKE %s AND {scope} AND {type_filter}
+        WHERE lower(e.title) COLLATE "C" LIKE %(prefix)s AND {scope} AND {type_filter}
         ORDER BY lower(e.title) COLLATE "C", e.id
-        LIMIT %s
+        LIMIT %(limit)s
         """,
-        [_like_prefix(q), *scope_params, *type_params, limit],
+        params,
     )
     if len(rows) >= limit or len(q) < 3:
         return rows
@@ -442,36 +480,24 @@ def _suggest_postgres(*, user, q: str, types: list[str], limit: int) -> list[dic
         f"""
         WITH terms AS (
             (SELECT word, 0.99::real AS score FROM search_searchterm
-             WHERE word LIKE %s ORDER BY length(word), word LIMIT 3)
+             WHERE word LIKE %(prefix)s ORDER BY length(word), word LIMIT 3)
             UNION
-            (SELECT word, similarity(word, %s) AS score FROM search_searchterm
-             WHERE %s AND word %% %s ORDER BY score DESC, word LIMIT 3)
+            (SELECT word, similarity(word, %(q)s) AS score FROM search_searchterm
+             WHERE %(typos)s AND word %% %(q)s ORDER BY score DESC, word LIMIT 3)
         )
         SELECT hit.type, hit.object_id, hit.title, hit.url, terms.score
         FROM terms CROSS JOIN LATERAL (
             SELECT e.id, e.type, e.object_id, e.title, e.url
             FROM search_searchentry e
-            WHERE e.search_vector @@ to_tsquery(%s::regconfig, quote_literal(terms.word) || ':A')
+            WHERE e.search_vector @@ to_tsquery(%(config)s::regconfig, quote_literal(terms.word) || ':A')
               AND {scope} AND {type_filter}
-            LIMIT %s
+            LIMIT %(limit)s
         ) hit
-        WHERE terms.score >= %s
+        WHERE terms.score >= %(threshold)s
         ORDER BY terms.score DESC, length(hit.title), hit.id
-        LIMIT %s
+        LIMIT %(limit)s * 2
         """,
-        [
-            _like_prefix(q),
-            q.lower(),
-            # Typos of very short input are guesses: prefixes only.
-            len(q) >= conf.FUZZY_MIN_LENGTH,
-            q.lower(),
-            conf.TEXT_SEARCH_CONFIG,
-            *scope_params,
-            *type_params,
-            limit,
-            conf.FUZZY_THRESHOLD,
-            limit * 2,
-        ],
+        params,
     )
     for row in more:
         key = (row["type"], row["object_id"])

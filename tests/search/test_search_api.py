@@ -188,6 +188,44 @@ def test_search_falls_back_to_similar_titles_on_postgresql(alice, alice_client, 
     assert _titles(body) == ["Marketing attribution"]
 
 
+def test_a_known_word_is_not_corrected_into_another(alice, bob, alice_client, make):
+    if connection.vendor != "postgresql":
+        pytest.skip("typo tolerance needs pg_trgm")
+    # "harbor" is a title word (bob's), so it is no typo of alice's "harbour":
+    # alice's search finds nothing rather than something she did not ask for.
+    make(Pipeline, alice, "Harbour cranes")
+    make(Pipeline, bob, "Harbor cranes")
+    body = _search(alice_client, q="harbor")
+    assert body["fuzzy"] is False and body["results"] == [] and body["count"] == 0
+    # A word no title has is corrected to the closest known one.
+    body = _search(alice_client, q="harbourr")
+    assert body["fuzzy"] is True and _titles(body) == ["Harbour cranes"]
+
+
+def test_the_trigram_threshold_is_the_fuzzy_threshold_on_every_connection():
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_trgm is PostgreSQL's")
+    from search import conf
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW pg_trgm.similarity_threshold")
+        assert float(cursor.fetchone()[0]) == conf.FUZZY_THRESHOLD
+
+
+def test_only_the_page_is_returned_with_snippets_and_counts_cover_every_match(alice, alice_client, make):
+    for index in range(7):
+        make(Pipeline, alice, f"Beacon {index}", description="a beacon for the <b>harbour</b>")
+    first = _search(alice_client, q="beacon", limit=3)
+    second = _search(alice_client, q="beacon", limit=3, offset=3)
+    assert first["count"] == second["count"] == 7 and first["counts"] == {"pipelines": 7}
+    assert len(first["results"]) == len(second["results"]) == 3
+    assert not {row["id"] for row in first["results"]} & {row["id"] for row in second["results"]}
+    for row in first["results"] + second["results"]:
+        assert "<mark>" in row["snippet"].lower() and "<b>" not in row["snippet"]
+    scores = [row["score"] for row in first["results"] + second["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_reindex_repairs_what_bulk_paths_changed(alice, alice_client, make):
     from django.core.management import call_command
 
