@@ -14,4 +14,9 @@ SCHEDULES = [
         task="files.processing_tasks.file_jobs_requeue_stale_task",
         every_seconds=60,
     ),
+    Schedule(
+        name="files: remove stored content no file refers to",
+        task="files.tasks.stored_blobs_sweep_task",
+        every_seconds=3600,
+    ),
 ]

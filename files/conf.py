@@ -31,6 +31,12 @@ LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
 # read, so the three overlap. On a saturated machine the
 # hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
+# Stored content no upload refers to (left by a crash between storing it
+# and committing its row, or by rows removed without the service) is
+# removed this long after it was stored. Storing and committing take
+# seconds (minutes for a multi-GB copy to object storage), so a day never
+# touches an upload still being finished; an orphan only costs its space.
+BLOB_ORPHAN_GRACE_SECONDS = env_int("FILES_BLOB_ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=60)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 
