@@ -19,4 +19,9 @@ SCHEDULES = [
         task="files.tasks.stored_blobs_sweep_task",
         every_seconds=3600,
     ),
+    Schedule(
+        name="files: re-queue lost previews",
+        task="files.tasks.file_previews_requeue_task",
+        every_seconds=300,
+    ),
 ]

@@ -36,7 +36,12 @@ UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
 # removed this long after it was stored. Storing and committing take
 # seconds (minutes for a multi-GB copy to object storage), so a day never
 # touches an upload still being finished; an orphan only costs its space.
-BLOB_ORPHAN_GRACE_SECONDS = env_int("FILES_BLOB_ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=60)
+BLOB_ORPHAN_GRACE_SECONDS = env_int("FILES_BLOB_ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=1)
+# A completed file still without its preview this long after it completed
+# lost the message that asked for it (the broker died at that moment); the
+# re-queue job asks again. A preview follows validation within seconds, so
+# this only has to outlast a backed-up files queue.
+PREVIEW_REQUEUE_SECONDS = env_int("FILES_PREVIEW_REQUEUE_SECONDS", 900, minimum=1)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 

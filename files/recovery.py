@@ -5,7 +5,8 @@ nothing more than running it once) and logs what it did:
 
 - `stored_blobs_sweep`: stored content that no upload refers to any more.
 - `file_previews_requeue`: completed files whose preview was never made
-  because the message that asked for it was lost.
+  because the message that asked for it was lost (the broker died as the
+  worker that validated the file queued it).
 """
 
 from datetime import datetime, timedelta
@@ -14,8 +15,9 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from aggregator import cache
 from files import conf, storage
-from files.models import FileUpload, StoredBlob
+from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
 
 log = structlog.get_logger(__name__)
 
@@ -77,3 +79,41 @@ def _sweep_unnamed_files(cutoff: datetime) -> int:
                 storage.delete_stored(name)
                 removed += 1
     return removed
+
+
+def _requeued_key(upload_id) -> str:
+    return f"files:preview-requeued:{upload_id}"
+
+
+def file_previews_requeue(*, now: datetime | None = None) -> int:
+    """Queue the preview of completed files that have none, FILES_PREVIEW_REQUEUE_SECONDS
+    after they completed; returns how many were queued.
+
+    Each file is queued at most once per that period (a mark in the cache),
+    so a backed-up queue does not fill with copies; a copy that does run
+    finds the preview made, or being made, and returns
+    (`file_preview_after_validation`, `only_missing`)."""
+    from files.processing_tasks import file_preview_generate_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=conf.PREVIEW_REQUEUE_SECONDS)
+    missing = (
+        FileUpload.objects.filter(status=FileStatus.COMPLETED, preview__isnull=True, updated_at__lt=cutoff)
+        .filter(blob__isnull=False, blob__quarantined=False)
+        .exclude(scan_status=ScanStatus.INFECTED)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    queued = 0
+    for upload_id in missing:
+        if not cache.add(_requeued_key(upload_id), 1, conf.PREVIEW_REQUEUE_SECONDS) and cache.available():
+            continue
+        # robust: with the broker still down, the next run tries again.
+        transaction.on_commit(
+            lambda upload_id=upload_id: file_preview_generate_task.delay(str(upload_id), only_missing=True),
+            robust=True,
+        )
+        queued += 1
+    if queued:
+        log.info("file_previews_requeued", count=queued)
+    return queued
