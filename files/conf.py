@@ -81,8 +81,14 @@ ARCHIVE_MAX_NESTED_SIZE = env_int("FILES_ARCHIVE_MAX_NESTED_SIZE", 1 * GIB, mini
 # An .xz decoder allocates the dictionary its header names (xz -9: 64 MiB;
 # a hostile file may name 1.5 GiB); above this it is refused.
 ARCHIVE_XZ_MEMLIMIT = env_int("FILES_ARCHIVE_XZ_MEMLIMIT", 80 * MIB, minimum=1 * MIB)
-# A file left in VALIDATING this long (a worker died) is picked up again.
-VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 3600, minimum=1)
+# A file left in VALIDATING this long (a worker died), or left UPLOADED
+# (its message was lost), is picked up again. A running validation moves its
+# claim forward every fifth of this (files/validation/heartbeat.py), so it
+# never looks stuck however long it takes; this only has to outlast five
+# missed beats. Five minutes (was an hour, which had to outlast the longest
+# validation) brings a killed worker's file back within ten, with the
+# 5-minute re-queue job.
+VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 300, minimum=1)
 
 # --- Scanning ----------------------------------------------------------------
 CLAMAV_URL = env_str("CLAMAV_URL")

@@ -1,6 +1,7 @@
 """Real processes the reliability tests start, kill and restart: gunicorn on
 the project's wsgi app, and PRIVATE Redis, PostgreSQL and clamd instances on
-this engineer's ports (8700-8799). The shared services are never touched.
+this engineer's ports (8700-8799, or moved by AGG_TEST_PORT_OFFSET). The
+shared services are never touched.
 
 Each server runs in its own session (process group), so a SIGKILL reaches a
 gunicorn master and all its workers at once, as a crashed host would.
@@ -35,8 +36,14 @@ def need_binary(name: str) -> str:
     return path
 
 
+# Engineers sharing a machine each get a port range; AGG_TEST_PORT_OFFSET
+# moves this suite's (8700-8799) onto another one (-200: 8500-8599).
+PORT_OFFSET = int(os.environ.get("AGG_TEST_PORT_OFFSET", "0"))
+
+
 def free_port(start: int, end: int = 8799) -> int:
     """A port of our range with nothing listening on it."""
+    start, end = start + PORT_OFFSET, end + PORT_OFFSET
     for port in range(start, end + 1):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:

@@ -48,7 +48,7 @@ def test_a_preview_lost_with_the_broker_is_made_once_by_the_requeue_job(alice, t
     THEN the file is COMPLETED without a preview (the queueing failed and was
     logged, the validation did not fail), and the re-queue job makes it,
     once, even when the job runs twice."""
-    broker = PrivateRedis(free_port(8560, 8569), tmp_path / "broker")
+    broker = PrivateRedis(free_port(8760, 8769), tmp_path / "broker")
     broker.start()
     env = {
         **os.environ,
