@@ -5,8 +5,9 @@ every request; for a cached response that query was most of the server's
 time. Here the token's user is cached under a digest of the key (the key
 itself never becomes a cache key), and the entry is deleted when the token
 or its user is saved or deleted, so a revoked token or a deactivated user
-stops working on the next request. When the cache is down every lookup
-falls through to the database, as before.
+stops working on the next request. A change that sends no signal (a bulk
+update) is seen when the entry expires, after TOKEN_TTL at most. When the
+cache is down every lookup falls through to the database, as before.
 """
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 from aggregator import cache
+from aggregator.env import env_int
 
-# Long enough to matter, short enough that a missed invalidation (a bulk
-# update that sends no signal) heals on its own.
-TOKEN_TTL = 300
+# How long a token's user is served from the cache. Saving or deleting the
+# token or the user drops the entry at once; what sends no signal (a bulk
+# `User.objects.filter(...).update(is_active=False)`, raw SQL, another
+# program writing the database) is seen only when the entry expires, so
+# this is the longest a deactivated user keeps access that way. A miss is
+# one indexed query (token join user, ~0.3 ms): at 60 s that is one query
+# per active token per minute across all processes (docs/OPERATIONS.md has
+# the measurement). 0 turns the cache off: every request reads the database.
+TOKEN_TTL = env_int("AUTH_TOKEN_CACHE_SECONDS", 60, minimum=0)
 
 
 def token_cache_key(key: str) -> str:
@@ -40,7 +48,7 @@ class CachedTokenAuthentication(TokenAuthentication):
                 token = Token.objects.select_related("user").get(key=key)
             except Token.DoesNotExist:
                 raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-            if token.user.is_active:
+            if token.user.is_active and TOKEN_TTL:
                 cache.set(cache_key, token, TOKEN_TTL)
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
@@ -56,7 +64,14 @@ def _forget_token(sender, instance, created=False, **kwargs) -> None:
 def _forget_user_tokens(sender, instance, created=False, **kwargs) -> None:
     if created:
         return
-    for key in Token.objects.filter(user_id=instance.pk).values_list("key", flat=True):
+    tokens_forget(user_ids=[instance.pk])
+
+
+def tokens_forget(*, user_ids) -> None:
+    """Drop the cached tokens of these users, so their next request reads the
+    database. Code that changes users without signals (a bulk `update()`)
+    calls this after it; otherwise they are seen within TOKEN_TTL."""
+    for key in Token.objects.filter(user_id__in=list(user_ids)).values_list("key", flat=True).iterator():
         cache.delete(token_cache_key(key))
 
 

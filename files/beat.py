@@ -14,4 +14,14 @@ SCHEDULES = [
         task="files.processing_tasks.file_jobs_requeue_stale_task",
         every_seconds=60,
     ),
+    Schedule(
+        name="files: remove stored content no file refers to",
+        task="files.tasks.stored_blobs_sweep_task",
+        every_seconds=3600,
+    ),
+    Schedule(
+        name="files: re-queue lost previews",
+        task="files.tasks.file_previews_requeue_task",
+        every_seconds=300,
+    ),
 ]

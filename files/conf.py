@@ -31,6 +31,17 @@ LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
 # read, so the three overlap. On a saturated machine the
 # hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
+# Stored content no upload refers to (left by a crash between storing it
+# and committing its row, or by rows removed without the service) is
+# removed this long after it was stored. Storing and committing take
+# seconds (minutes for a multi-GB copy to object storage), so a day never
+# touches an upload still being finished; an orphan only costs its space.
+BLOB_ORPHAN_GRACE_SECONDS = env_int("FILES_BLOB_ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=1)
+# A completed file still without its preview this long after it completed
+# lost the message that asked for it (the broker died at that moment); the
+# re-queue job asks again. A preview follows validation within seconds, so
+# this only has to outlast a backed-up files queue.
+PREVIEW_REQUEUE_SECONDS = env_int("FILES_PREVIEW_REQUEUE_SECONDS", 900, minimum=1)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 
@@ -70,8 +81,14 @@ ARCHIVE_MAX_NESTED_SIZE = env_int("FILES_ARCHIVE_MAX_NESTED_SIZE", 1 * GIB, mini
 # An .xz decoder allocates the dictionary its header names (xz -9: 64 MiB;
 # a hostile file may name 1.5 GiB); above this it is refused.
 ARCHIVE_XZ_MEMLIMIT = env_int("FILES_ARCHIVE_XZ_MEMLIMIT", 80 * MIB, minimum=1 * MIB)
-# A file left in VALIDATING this long (a worker died) is picked up again.
-VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 3600, minimum=1)
+# A file left in VALIDATING this long (a worker died), or left UPLOADED
+# (its message was lost), is picked up again. A running validation moves its
+# claim forward every fifth of this (files/validation/heartbeat.py), so it
+# never looks stuck however long it takes; this only has to outlast five
+# missed beats. Five minutes (was an hour, which had to outlast the longest
+# validation) brings a killed worker's file back within ten, with the
+# 5-minute re-queue job.
+VALIDATION_STUCK_SECONDS = env_int("FILES_VALIDATION_STUCK_SECONDS", 300, minimum=1)
 
 # --- Scanning ----------------------------------------------------------------
 CLAMAV_URL = env_str("CLAMAV_URL")

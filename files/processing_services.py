@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
+from aggregator import cache
 from aggregator.exceptions import Conflict, DomainError, InvalidInput
 from files import storage
 from files.conversions import EXTENSIONS, ConversionError, conversion_check, convert
@@ -118,23 +119,48 @@ def file_preview_get(
         raise Unprocessable(str(exc)) from None
 
 
-def file_preview_after_validation(*, upload_id) -> None:
+# A worker that dies while building a preview holds its lock this long at
+# most; the re-queue job (files/recovery.py) comes back after that.
+PREVIEW_LOCK_SECONDS = 300
+
+
+def _preview_lock_key(upload_id) -> str:
+    return f"files:preview-building:{upload_id}"
+
+
+def file_preview_after_validation(*, upload_id, only_missing: bool = False) -> None:
     """The hook run when validation passes: store the default preview.
 
     A preview that cannot be made is recorded, never raised: validation
-    passed and the file stays usable.
+    passed and the file stays usable. One worker builds a file's preview at
+    a time (a lock in the cache: a second message, such as the re-queue
+    job's racing the original, returns). `only_missing` (the re-queue job)
+    leaves a preview that exists alone; after a re-validation the preview
+    is built again.
     """
     upload = FileUpload.objects.select_related("blob").filter(pk=upload_id).first()
     if upload is None or _source_problem(upload):
         return
-    file_preview_generate(upload=upload)
+    if only_missing and FilePreview.objects.filter(file=upload).exists():
+        return
+    key = _preview_lock_key(upload.pk)
+    # With the cache down there is no lock to take; build rather than skip.
+    if not cache.add(key, 1, PREVIEW_LOCK_SECONDS) and cache.available():
+        log.info("file_preview_busy", upload_id=str(upload.pk))
+        return
+    try:
+        file_preview_generate(upload=upload)
+    finally:
+        cache.delete(key)
 
 
 def file_preview_queue(*, upload_id) -> None:
     """Queues the preview after the current transaction commits."""
     from files.processing_tasks import file_preview_generate_task
 
-    transaction.on_commit(lambda: file_preview_generate_task.delay(str(upload_id)))
+    # robust: with the broker down the validation that queued it still
+    # succeeds; the re-queue beat job (files/recovery.py) asks again later.
+    transaction.on_commit(lambda: file_preview_generate_task.delay(str(upload_id)), robust=True)
 
 
 # --- Conversions -----------------------------------------------------------------

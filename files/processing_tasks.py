@@ -31,8 +31,8 @@ def file_conversion_run_task(self, job_id: str) -> None:
 
 
 @shared_task(acks_late=True, name="files.processing_tasks.file_preview_generate_task")
-def file_preview_generate_task(upload_id: str) -> None:
-    services.file_preview_after_validation(upload_id=upload_id)
+def file_preview_generate_task(upload_id: str, only_missing: bool = False) -> None:
+    services.file_preview_after_validation(upload_id=upload_id, only_missing=only_missing)
 
 
 @shared_task(acks_late=True, name="files.processing_tasks.file_jobs_requeue_stale_task")

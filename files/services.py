@@ -116,10 +116,15 @@ def file_upload_create(
         metadata=metadata,
         declared_mime_type=declared_mime_type[:255],
     )
-    blob = StoredBlob.objects.filter(owner=owner, sha256=claimed, size=size).first() if claimed else None
-    if blob is not None:
+    blob = None
+    if claimed:
         with transaction.atomic():
-            _mark_uploaded(upload, blob=blob, sha256=claimed, create=True)
+            # Locked: the orphan sweep (files/recovery.py) removes a blob no
+            # upload refers to, and must not remove this one under us.
+            blob = StoredBlob.objects.select_for_update().filter(owner=owner, sha256=claimed, size=size).first()
+            if blob is not None:
+                _mark_uploaded(upload, blob=blob, sha256=claimed, create=True)
+    if blob is not None:
         log.info("file_upload_deduplicated", upload_id=str(upload.id), sha256=claimed, size=size)
         return upload
 

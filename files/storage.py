@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,10 +36,13 @@ def new_temp_file() -> Path:
     return Path(name)
 
 
+BLOB_FOLDER = "blobs"
+
+
 def blob_name(owner_id: int, sha256: str) -> str:
     # A random suffix keeps a deleted blob's late byte removal from ever
     # hitting a newer blob of the same content.
-    return f"blobs/{owner_id}/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:8]}"
+    return f"{BLOB_FOLDER}/{owner_id}/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:8]}"
 
 
 def store(local_path: Path, name: str) -> str:
@@ -73,6 +77,44 @@ def temp_files() -> Iterator[Path]:
     folder = Path(conf.TEMP_DIR)
     if folder.is_dir():
         yield from (path for path in folder.iterdir() if path.is_file())
+
+
+def stored_names_by_folder(folder: str = BLOB_FOLDER) -> Iterator[list[str]]:
+    """The stored names under `folder`, one folder's files at a time.
+
+    Walks with `listdir`, so only one folder's listing is held at once
+    (blobs/<owner>/<2 hex digits>/ keeps each small), on local and on object
+    storage alike."""
+    try:
+        folders, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    if names:
+        yield [f"{folder}/{name}" for name in names]
+    for sub in folders:
+        yield from stored_names_by_folder(f"{folder}/{sub}")
+
+
+def stored_changed_at(name: str) -> datetime | None:
+    """When a stored file last appeared or changed; None if it is gone.
+
+    On local storage a finished upload is hard-linked into place, so its
+    mtime is that of the partial file's last chunk, possibly a day old; the
+    link itself updates the inode's ctime, which is therefore counted too.
+    Elsewhere the object is written when stored, and its modified time says
+    so."""
+    try:
+        local = default_storage.path(name)
+    except NotImplementedError:
+        try:
+            return default_storage.get_modified_time(name)
+        except (FileNotFoundError, OSError):
+            return None
+    try:
+        stat = os.stat(local)
+    except FileNotFoundError:
+        return None
+    return datetime.fromtimestamp(max(stat.st_mtime, stat.st_ctime), tz=UTC)
 
 
 def open_stored(name: str) -> BinaryIO:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from files import services
+from files import recovery, services
 
 
 @shared_task(acks_late=True, name="files.tasks.file_upload_validate_task")
@@ -27,6 +27,16 @@ def file_uploads_expire_task() -> int:
 @shared_task(acks_late=True, name="files.tasks.file_uploads_requeue_stuck_task")
 def file_uploads_requeue_stuck_task() -> int:
     return services.file_uploads_requeue_stuck()
+
+
+@shared_task(acks_late=True, name="files.tasks.stored_blobs_sweep_task")
+def stored_blobs_sweep_task() -> int:
+    return recovery.stored_blobs_sweep()
+
+
+@shared_task(acks_late=True, name="files.tasks.file_previews_requeue_task")
+def file_previews_requeue_task() -> int:
+    return recovery.file_previews_requeue()
 
 
 from files.processing_tasks import file_conversion_run_task, file_jobs_requeue_stale_task, file_preview_generate_task  # noqa: E402, F401, I001

@@ -19,6 +19,9 @@ _TOKEN = re.compile(
     rb"|(?P<n>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
     rb"|(?P<l>true|false|null))"
 )
+# What may still follow a number's match: `12.` or `1e+` at the end of a
+# block matches as `12` or `1`, but the number goes on in the next block.
+_NUMBER_TAIL = re.compile(rb"[0-9.eE+-]*")
 _MAX_TOKEN = 64 * 1024 * 1024
 _BLOCK = 1 << 20
 
@@ -107,8 +110,13 @@ def _check_document(path: Path) -> dict[str, Any]:
         pos = 0
         while True:
             match = _TOKEN.match(buffer, pos)
-            # A token touching the end of the buffer may continue in the next block.
-            if (match is None or match.end() == len(buffer)) and not eof:
+            # A token touching the end of the buffer may continue in the next
+            # block; so may a number followed only by what could continue it.
+            if not eof and (
+                match is None
+                or match.end() == len(buffer)
+                or (match.lastgroup == "n" and _NUMBER_TAIL.fullmatch(buffer, match.end()))
+            ):
                 block = read()
                 if not block:
                     eof = True

@@ -15,6 +15,7 @@ from files.validation import detect
 from files.validation.archive import check_archive
 from files.validation.csvfile import check_csv, check_text
 from files.validation.documents import check_excel, check_image, check_parquet, check_pdf
+from files.validation.heartbeat import validation_heartbeat
 from files.validation.jsonfile import check_json
 from files.validation.report import CheckFailed, Report
 from files.validation.xmlfile import check_xml
@@ -119,7 +120,10 @@ def file_upload_validate(*, upload_id: str) -> None:
     if not services.file_upload_claim_for_validation(upload_id=upload_id):
         return
     upload = FileUpload.objects.select_related("blob").get(pk=upload_id)
-    with storage.local_copy(upload.blob.storage_name) as path:
+    with (
+        validation_heartbeat(upload.pk, upload.validation_started_at),
+        storage.local_copy(upload.blob.storage_name) as path,
+    ):
         report, file_type, mime = validate_path(path, filename=upload.filename, size=upload.size)
         scan_status, scan_result, scan_passes = scan_path(path, size=upload.size)
     _add_scan(report, scan_status, scan_result, scan_passes)

@@ -1,28 +1,26 @@
 """Real processes the reliability tests start, kill and restart: gunicorn on
-the project's wsgi app, and PRIVATE Redis, PostgreSQL and clamd instances on
-this engineer's ports (8700-8799). The shared services are never touched.
-
-Each server runs in its own session (process group), so a SIGKILL reaches a
-gunicorn master and all its workers at once, as a crashed host would.
+the project's wsgi app (the shared launcher, tests/processes.py), and
+PRIVATE Redis, PostgreSQL and clamd instances on this suite's ports
+(8700-8799; AGG_TEST_PORTS moves them). The shared services are never
+touched.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
+from tests.processes import Gunicorn, Server, gunicorn_env, port_open
+from tests.processes import free_port as shared_free_port
 from tests.services import REQUIRE_SERVICES
+
+__all__ = ["Gunicorn", "Server", "gunicorn_env", "port_open"]
 
 
 def need_binary(name: str) -> str:
@@ -36,12 +34,8 @@ def need_binary(name: str) -> str:
 
 
 def free_port(start: int, end: int = 8799) -> int:
-    """A port of our range with nothing listening on it."""
-    for port in range(start, end + 1):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError(f"no free port in {start}-{end}")
+    """A port of this suite's range (8700-8799) with nothing listening on it."""
+    return shared_free_port(start, end)
 
 
 def wait_for(predicate, timeout: float = 120, interval: float = 0.1, what: str = "condition"):
@@ -53,124 +47,6 @@ def wait_for(predicate, timeout: float = 120, interval: float = 0.1, what: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"{what} never became true within {timeout} s")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Server:
-    """A child process in its own session, with its output in a log file."""
-
-    def __init__(self, command: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.command = command
-        self.log_path = log_path
-        self.env = env
-        self.process: subprocess.Popen | None = None
-
-    def spawn(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def signal_group(self, signum: int) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no handler runs, nothing is flushed."""
-        if self.process is not None:
-            self.signal_group(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self, timeout: float = 20) -> None:
-        if not self.running:
-            return
-        self.signal_group(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-class Gunicorn(Server):
-    """`gunicorn aggregator.wsgi` with the project's gunicorn config."""
-
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(Path(settings.BASE_DIR) / "health" / "gunicorn_conf.py"),
-            "aggregator.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--timeout",
-            "120",
-        ]
-        super().__init__(command, log_path, env)
-
-    def start(self, timeout: float = 120) -> None:
-        self.spawn()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                break
-            try:
-                if self.request("GET", "/api/v1/health/live", timeout=5)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log()[-4000:]}")
-
-    def request(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None, timeout=60
-    ) -> tuple[int, bytes, dict]:
-        request = urllib.request.Request(self.base + path, data=body, headers=headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(), dict(error.headers)
-
-
-def gunicorn_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_HTTPS": "0",
-        "LOG_LEVEL": "WARNING",
-        "LOG_CAPTURE": "0",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "FILES_TEMP_DIR": str(tmp_path / "media" / "tus"),
-        **extra,
-    }
 
 
 class PrivateRedis(Server):

@@ -168,6 +168,20 @@ def test_it_reads_json_tokens_across_block_boundaries(tmp_path):
     assert report.passed, report.first_failure
 
 
+@pytest.mark.parametrize("cut", ["12.", "12.5e", "12.5e-", "1E+", "-"])
+def test_it_reads_a_number_split_by_a_block_boundary(tmp_path, cut):
+    """A block that ends inside a number, after a part that is a number on
+    its own (`12.` of `12.25`), must not end the number there."""
+    from files.validation.jsonfile import _BLOCK
+
+    number = {"12.": "12.25", "12.5e": "12.5e3", "12.5e-": "12.5e-3", "1E+": "1E+2", "-": "-7"}[cut]
+    head = b'{"pad": "' + b"x" * (_BLOCK - len(cut) - 17) + b'", "n": '
+    data = head + number.encode() + b"}"
+    assert data[_BLOCK - len(cut) : _BLOCK] == cut.encode()
+    report, _ = check(tmp_path, "cut.json", data)
+    assert report.passed, report.first_failure
+
+
 def test_it_fails_an_xxe_xml(tmp_path):
     data = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
     assert "unsafe XML" in failure(tmp_path, "xxe.xml", data)

@@ -1,22 +1,20 @@
 """Fixtures of the health tests: a fresh runner, servers that hang, and
-gunicorn in a child process for black-box probes."""
+gunicorn in a child process for black-box probes (the shared launcher,
+tests/processes.py)."""
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from health import conf, runner
+from tests.processes import Gunicorn, free_port
+
+__all__ = ["Gunicorn", "free_port_in_range"]
 
 
 @pytest.fixture(autouse=True)
@@ -94,72 +92,7 @@ def hang_server():
 
 def free_port_in_range(start: int, end: int = 8699) -> int:
     """A port of our range (8600-8699) with nothing listening on it."""
-    for port in range(start, end + 1):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    raise RuntimeError("no free port in range")
-
-
-class Gunicorn:
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int) -> None:
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.env = env
-        log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(Path(settings.BASE_DIR) / "health" / "gunicorn_conf.py"),
-                "aggregator.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "60",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if self.get("/api/v1/health/live")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log()[-4000:]}")
-
-    def get(self, path: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes, dict]:
-        request = urllib.request.Request(self.base + path, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(), dict(error.headers)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    return free_port(start, end)
 
 
 @pytest.fixture
@@ -177,9 +110,9 @@ def gunicorn(tmp_path):
             "HEALTH_CACHE_SLOW_MS": "60000",
             **extra_env,
         }
-        server = Gunicorn(port, env, tmp_path / f"gunicorn-{port}.log", workers)
+        server = Gunicorn(port, env, tmp_path / f"gunicorn-{port}.log", workers, worker_timeout=60)
         servers.append(server)
-        server.wait_ready()
+        server.start(timeout=60)
         return server
 
     yield start
