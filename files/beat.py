@@ -24,4 +24,9 @@ SCHEDULES = [
         task="files.tasks.file_previews_requeue_task",
         every_seconds=300,
     ),
+    Schedule(
+        name="files: re-queue lost re-scans",
+        task="files.tasks.file_rescans_requeue_task",
+        every_seconds=300,
+    ),
 ]

@@ -42,6 +42,11 @@ BLOB_ORPHAN_GRACE_SECONDS = env_int("FILES_BLOB_ORPHAN_GRACE_SECONDS", 24 * 3600
 # re-queue job asks again. A preview follows validation within seconds, so
 # this only has to outlast a backed-up files queue.
 PREVIEW_REQUEUE_SECONDS = env_int("FILES_PREVIEW_REQUEUE_SECONDS", 900, minimum=1)
+# The same for a re-scan asked for in the console while the broker was down
+# (the file waits with its scan `pending`). A scan of a file of a few GB
+# takes minutes, so a re-sent copy of a slow, live scan is possible and
+# harmless: it records the same kind of verdict again.
+RESCAN_REQUEUE_SECONDS = env_int("FILES_RESCAN_REQUEUE_SECONDS", 900, minimum=1)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 

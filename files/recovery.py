@@ -7,6 +7,8 @@ nothing more than running it once) and logs what it did:
 - `file_previews_requeue`: completed files whose preview was never made
   because the message that asked for it was lost (the broker died as the
   worker that validated the file queued it).
+- `file_rescans_requeue`: re-scans an operator asked for while the broker
+  was down.
 """
 
 from datetime import datetime, timedelta
@@ -81,17 +83,31 @@ def _sweep_unnamed_files(cutoff: datetime) -> int:
     return removed
 
 
-def _requeued_key(upload_id) -> str:
-    return f"files:preview-requeued:{upload_id}"
+def _requeued_key(kind: str, upload_id) -> str:
+    return f"files:{kind}-requeued:{upload_id}"
+
+
+def _queue_once_per_period(kind: str, upload_ids, send, period: int) -> int:
+    """Send each upload's message at most once per `period` seconds (a mark
+    in the cache), so a backed-up queue does not fill with copies; returns
+    how many were sent. Sent after the commit and `robust`: with the broker
+    still down, the next run tries again."""
+    queued = 0
+    for upload_id in upload_ids:
+        if not cache.add(_requeued_key(kind, upload_id), 1, period) and cache.available():
+            continue
+        transaction.on_commit(lambda upload_id=upload_id: send(str(upload_id)), robust=True)
+        queued += 1
+    if queued:
+        log.info(f"file_{kind}s_requeued", count=queued)
+    return queued
 
 
 def file_previews_requeue(*, now: datetime | None = None) -> int:
     """Queue the preview of completed files that have none, FILES_PREVIEW_REQUEUE_SECONDS
     after they completed; returns how many were queued.
 
-    Each file is queued at most once per that period (a mark in the cache),
-    so a backed-up queue does not fill with copies; a copy that does run
-    finds the preview made, or being made, and returns
+    A copy that does run finds the preview made, or being made, and returns
     (`file_preview_after_validation`, `only_missing`)."""
     from files.processing_tasks import file_preview_generate_task
 
@@ -104,16 +120,31 @@ def file_previews_requeue(*, now: datetime | None = None) -> int:
         .order_by("updated_at")
         .values_list("pk", flat=True)[:1000]
     )
-    queued = 0
-    for upload_id in missing:
-        if not cache.add(_requeued_key(upload_id), 1, conf.PREVIEW_REQUEUE_SECONDS) and cache.available():
-            continue
-        # robust: with the broker still down, the next run tries again.
-        transaction.on_commit(
-            lambda upload_id=upload_id: file_preview_generate_task.delay(str(upload_id), only_missing=True),
-            robust=True,
-        )
-        queued += 1
-    if queued:
-        log.info("file_previews_requeued", count=queued)
-    return queued
+    return _queue_once_per_period(
+        "preview",
+        missing,
+        lambda upload_id: file_preview_generate_task.delay(upload_id, only_missing=True),
+        conf.PREVIEW_REQUEUE_SECONDS,
+    )
+
+
+def file_rescans_requeue(*, now: datetime | None = None) -> int:
+    """Queue again the re-scans operators asked for whose message was lost
+    (the broker was down): a finished file whose scan is still `pending`
+    FILES_RESCAN_REQUEUE_SECONDS after the request. Returns how many.
+
+    Only a re-scan leaves a finished file `pending` (validation records a
+    verdict before it finishes the file). A copy that runs after the first
+    verdict scans again and records the same kind of verdict."""
+    from files.services import RESCANNABLE
+    from files.tasks import file_upload_rescan_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=conf.RESCAN_REQUEUE_SECONDS)
+    waiting = (
+        FileUpload.objects.filter(status__in=RESCANNABLE, scan_status=ScanStatus.PENDING, updated_at__lt=cutoff)
+        .filter(blob__isnull=False)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    return _queue_once_per_period("rescan", waiting, file_upload_rescan_task.delay, conf.RESCAN_REQUEUE_SECONDS)

@@ -692,7 +692,9 @@ def file_upload_rescan(*, upload: FileUpload, requested_by: str = "") -> FileUpl
         locked.scan_status = ScanStatus.PENDING
         locked.scan_result = ""
         locked.save(update_fields=["scan_status", "scan_result", "updated_at"])
-        transaction.on_commit(lambda: file_upload_rescan_task.delay(str(locked.pk)))
+        # robust: with the broker down the file waits with its scan pending
+        # and the re-queue beat job (file_rescans_requeue) sends it later.
+        transaction.on_commit(lambda: file_upload_rescan_task.delay(str(locked.pk)), robust=True)
     log.info("file_upload_rescan_queued", upload_id=str(upload.pk), requested_by=requested_by)
     return locked
 

@@ -39,4 +39,9 @@ def file_previews_requeue_task() -> int:
     return recovery.file_previews_requeue()
 
 
+@shared_task(acks_late=True, name="files.tasks.file_rescans_requeue_task")
+def file_rescans_requeue_task() -> int:
+    return recovery.file_rescans_requeue()
+
+
 from files.processing_tasks import file_conversion_run_task, file_jobs_requeue_stale_task, file_preview_generate_task  # noqa: E402, F401, I001

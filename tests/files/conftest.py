@@ -63,3 +63,22 @@ def multipart_upload(client, name: str, data: bytes, **fields):
     upload = io.BytesIO(data)
     upload.name = name
     return client.post("/api/v1/files/", {"file": upload, **fields}, format="multipart")
+
+
+@pytest.fixture
+def files_queue():
+    """The configured broker's `files` queue (filesystem or Redis), emptied,
+    with tasks sent to it rather than run inline: a message can be queued
+    and not yet run. Returns a function counting the messages in it."""
+    from aggregator.celery import app
+
+    def channel_call(method: str, *args, **kwargs):
+        with app.connection_for_write() as connection:
+            return getattr(connection.default_channel, method)(*args, **kwargs)
+
+    channel_call("queue_declare", "files", durable=True, auto_delete=False)
+    channel_call("queue_purge", "files")
+    app.conf.task_always_eager = False
+    yield lambda: channel_call("queue_declare", "files", passive=True).message_count
+    app.conf.task_always_eager = True
+    channel_call("queue_purge", "files")

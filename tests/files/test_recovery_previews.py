@@ -52,7 +52,7 @@ def test_it_queues_a_file_once_per_grace_period(alice, tmp_path, request):
     assert recovery.file_previews_requeue(now=later) == 1
     assert recovery.file_previews_requeue(now=later) == 0
     assert queued() == 1
-    cache.delete(recovery._requeued_key(upload.pk))  # the mark's TTL (the grace) has run out
+    cache.delete(recovery._requeued_key("preview", upload.pk))  # the mark's TTL (the grace) has run out
     assert recovery.file_previews_requeue(now=later + LATER) == 1  # still none: asked again
     assert queued() == 2
 
@@ -104,22 +104,3 @@ def test_the_requeue_is_a_beat_job():
 
     task = PeriodicTask.objects.get(name="files: re-queue lost previews")
     assert task.task == "files.tasks.file_previews_requeue_task"
-
-
-@pytest.fixture
-def files_queue():
-    """The configured broker's `files` queue (filesystem or Redis), emptied,
-    with tasks sent to it rather than run inline: a message can be queued
-    and not yet run. Returns a function counting the messages in it."""
-    from aggregator.celery import app
-
-    def channel_call(method: str, *args, **kwargs):
-        with app.connection_for_write() as connection:
-            return getattr(connection.default_channel, method)(*args, **kwargs)
-
-    channel_call("queue_declare", "files", durable=True, auto_delete=False)
-    channel_call("queue_purge", "files")
-    app.conf.task_always_eager = False
-    yield lambda: channel_call("queue_declare", "files", passive=True).message_count
-    app.conf.task_always_eager = True
-    channel_call("queue_purge", "files")
