@@ -31,6 +31,10 @@ LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
 # read, so the three overlap. On a saturated machine the
 # hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
+# Write the page-aligned part of each PATCH block with O_DIRECT, past the page
+# cache (files/chunk_file.py); 0 writes everything through the page cache,
+# which is faster where fresh page-cache pages are cheap and the disk is slow.
+UPLOAD_DIRECT_IO = env_bool("FILES_UPLOAD_DIRECT_IO", True)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 

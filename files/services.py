@@ -26,6 +26,7 @@ from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, Payloa
 from aggregator.models import Pipeline
 from aggregator.selectors import visible_to
 from files import conf, storage
+from files.chunk_file import ChunkFile, head_length
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
 from files.request_body import BlockReader
@@ -344,8 +345,8 @@ class _Sink:
     AHEAD = 4
     _pools: dict[int, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
 
-    def __init__(self, handle, hashers) -> None:
-        self.handle, self.hashers = handle, hashers
+    def __init__(self, out: ChunkFile, hashers) -> None:
+        self.out, self.hashers = out, hashers
         self.written = 0  # and, once drained without error, hashed
         self.error: BaseException | None = None
         self.pending: deque[tuple[Future, Future]] = deque()
@@ -362,9 +363,7 @@ class _Sink:
         if self.error is not None:
             return  # nothing after a failed write; the chunk is discarded anyway
         try:
-            view = memoryview(block)
-            while view:  # a raw write may store less than it was given
-                view = view[self.handle.write(view) :]
+            self.out.write(block)
         except BaseException as exc:
             self.error = exc
             raise
@@ -414,9 +413,12 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     # Drop bytes a crashed earlier request may have written past the offset.
     handle.seek(offset)
     handle.truncate(offset)
-    # Unbuffered: each 1 MiB block goes to the kernel as it is, without a copy.
-    raw = handle.raw if hasattr(handle, "raw") else handle
-    sink = _Sink(raw, [hasher] if chunk_hash is None else [hasher, chunk_hash])
+    # Each 1 MiB block goes to the kernel as it is, without a copy, mostly past
+    # the page cache (files/chunk_file.py).
+    out = ChunkFile(handle.name, handle.fileno(), offset, direct=conf.UPLOAD_DIRECT_IO)
+    sink = _Sink(out, [hasher] if chunk_hash is None else [hasher, chunk_hash])
+    # A first block up to the next 4 KiB boundary puts every later one on it.
+    head = head_length(offset) if out.direct_fd is not None else 0
     received = 0
     failure: Exception | None = None
     discard = False
@@ -425,7 +427,8 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
         # hold in flight, so a buffer is refilled only once it is written.
         reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=_Sink.AHEAD + 1)
         while received < expected:
-            block = reader.read(expected - received)
+            block = reader.read(min(expected - received, head or expected))
+            head = 0
             if not block:
                 break
             if received + len(block) > remaining_allowed:
@@ -445,6 +448,8 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
         log.error("file_upload_write_failed", received=received, error=str(exc))
         # Nothing of the chunk is kept; the client may retry at the same offset.
         failure, discard = ServiceUnavailable("The chunk could not be stored; retry shortly."), True
+    finally:
+        out.close()
     if chunk_hash is not None:
         if failure is None and chunk_hash.digest() != checksum.digest:
             failure = ChecksumMismatch("Upload-Checksum does not match the chunk; it was discarded.")
