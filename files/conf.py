@@ -27,9 +27,9 @@ UPLOAD_EXPIRY_SECONDS = env_int("FILES_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimu
 TEMP_DIR = Path(env_str("FILES_TEMP_DIR", str(Path(settings.MEDIA_ROOT) / "tus")))
 # How long a PATCH waits for another PATCH to the same upload to finish.
 LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
-# Write and hash a PATCH body in two helper threads while the next block is
-# read, so the three overlap. On a saturated machine the
-# hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
+# Write a PATCH body's blocks in a helper thread while the request thread
+# hashes them and reads the next, so the three overlap; 0 writes in the
+# request thread too (docs/BENCHMARKS-FILES.md).
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
 # Write the page-aligned part of each PATCH block with O_DIRECT, past the page
 # cache (files/chunk_file.py); 0 writes everything through the page cache,

@@ -335,29 +335,28 @@ def file_upload_append(
 
 
 class _Sink:
-    """Writes a body's blocks in one helper thread and hashes them in another
-    while the request thread reads the next block from the socket. The file
-    write, SHA-256 (OpenSSL through ctypes) and hashlib all release the GIL,
-    so the three overlap: a write that the kernel holds back for writeback
-    no longer holds the hashing up, nor the hashing the write. At most
-    `AHEAD` blocks wait, so memory stays a few blocks whatever the chunk size."""
+    """Writes a body's blocks in a helper thread while the request thread
+    hashes each block and reads the next one from the socket. The file write
+    and SHA-256 (OpenSSL through ctypes; hashlib for a chunk checksum) release
+    the GIL, so they overlap. Hashing in the request thread rather than in a
+    second helper saves a thread hand-off per block: on two shared cores the
+    hand-offs cost more than the overlap gained (docs/BENCHMARKS-FILES.md).
+    At most `AHEAD` blocks wait for the writer, so memory stays a few blocks
+    whatever the chunk size."""
 
     AHEAD = 4
-    _pools: dict[int, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
+    _pools: dict[int, ThreadPoolExecutor] = {}
 
     def __init__(self, out: ChunkFile, hashers) -> None:
         self.out, self.hashers = out, hashers
         self.written = 0  # and, once drained without error, hashed
         self.error: BaseException | None = None
-        self.pending: deque[tuple[Future, Future]] = deque()
+        self.pending: deque[Future] = deque()
         pid = os.getpid()  # a pool made before a fork has no thread in the child
         if pid not in self._pools:
-            # One thread each, so blocks are written, and hashed, in order.
-            self._pools[pid] = (
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write"),
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-hash"),
-            )
-        self.writer, self.hasher = self._pools[pid]
+            # One thread, so blocks are written in order.
+            self._pools[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write")
+        self.writer = self._pools[pid]
 
     def _write(self, block: bytes | memoryview) -> None:
         if self.error is not None:
@@ -375,27 +374,25 @@ class _Sink:
                 hasher.update(block)
         except BaseException as exc:
             self.error = self.error or exc
-            raise
 
     def put(self, block: bytes | memoryview) -> None:
         if not conf.UPLOAD_WRITER_THREAD:
             try:
                 self._write(block)
-                self._hash(block)
             except BaseException:
                 pass  # kept in self.error, raised by drain()
+            self._hash(block)
             return
-        self.pending.append((self.writer.submit(self._write, block), self.hasher.submit(self._hash, block)))
+        self.pending.append(self.writer.submit(self._write, block))
+        self._hash(block)
         if len(self.pending) > self.AHEAD:
-            # The oldest block's buffer is reused next: wait until it is done.
-            for future in self.pending.popleft():
-                future.exception()
+            # The oldest block's buffer is reused next: wait until it is written.
+            self.pending.popleft().exception()
 
     def drain(self) -> None:
         """Wait for every block; the first write or hash error is raised."""
         while self.pending:
-            for future in self.pending.popleft():
-                future.exception()
+            self.pending.popleft().exception()
         if self.error is not None:
             raise self.error
 
