@@ -46,10 +46,10 @@ def _open_direct(path) -> int | None:
         return None
     try:
         return os.open(path, os.O_WRONLY | os.O_CLOEXEC | flag)
-    except OSError as exc:
-        if exc.errno == errno.EINVAL:  # the filesystem has no O_DIRECT
-            return None
-        raise
+    except OSError:
+        # No O_DIRECT on this filesystem (EINVAL), or the path is gone (the
+        # upload was terminated meanwhile): the open handle still takes writes.
+        return None
 
 
 class ChunkFile:

@@ -105,3 +105,20 @@ def test_a_filesystem_refusing_the_alignment_gets_buffered_writes(tmp_path, monk
         assert out.direct_fd is None  # and it stays buffered for the rest of the chunk
         out.close()
     assert path.read_bytes() == data
+
+
+def test_a_partial_file_unlinked_meanwhile_still_takes_the_writes(tmp_path):
+    # Termination may remove the path while a PATCH holds the file open.
+    path = tmp_path / "part"
+    path.write_bytes(b"")
+    data = os.urandom(2 * ALIGN)
+    with open(path, "r+b") as handle:
+        path.unlink()
+        out = ChunkFile(path, handle.fileno(), 0, direct=True)
+        assert out.direct_fd is None
+        buffer = aligned_buffer(len(data))
+        buffer[:] = data
+        out.write(memoryview(buffer))
+        out.close()
+        handle.seek(0)
+        assert handle.read() == data
