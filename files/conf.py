@@ -27,9 +27,9 @@ UPLOAD_EXPIRY_SECONDS = env_int("FILES_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimu
 TEMP_DIR = Path(env_str("FILES_TEMP_DIR", str(Path(settings.MEDIA_ROOT) / "tus")))
 # How long a PATCH waits for another PATCH to the same upload to finish.
 LOCK_WAIT_SECONDS = env_int("FILES_LOCK_WAIT_SECONDS", 10, minimum=0)
-# Write and hash a PATCH body in two helper threads while the next block is
-# read, so the three overlap. On a saturated machine the
-# hand-offs can cost what they save (docs/BENCHMARKS-FILES.md); 0 turns it off.
+# Write a PATCH body's blocks in a helper thread while the request thread
+# hashes them and reads the next, so the three overlap; 0 writes in the
+# request thread too (docs/BENCHMARKS-FILES.md).
 UPLOAD_WRITER_THREAD = env_bool("FILES_UPLOAD_WRITER_THREAD", True)
 # Stored content no upload refers to (left by a crash between storing it
 # and committing its row, or by rows removed without the service) is
@@ -47,6 +47,10 @@ PREVIEW_REQUEUE_SECONDS = env_int("FILES_PREVIEW_REQUEUE_SECONDS", 900, minimum=
 # takes minutes, so a re-sent copy of a slow, live scan is possible and
 # harmless: it records the same kind of verdict again.
 RESCAN_REQUEUE_SECONDS = env_int("FILES_RESCAN_REQUEUE_SECONDS", 900, minimum=1)
+# Write the page-aligned part of each PATCH block with O_DIRECT, past the page
+# cache (files/chunk_file.py); 0 writes everything through the page cache,
+# which is faster where fresh page-cache pages are cheap and the disk is slow.
+UPLOAD_DIRECT_IO = env_bool("FILES_UPLOAD_DIRECT_IO", True)
 # Read size when streaming request bodies and files.
 IO_BLOCK_SIZE = env_int("FILES_IO_BLOCK_SIZE", 1 * MIB, minimum=4096)
 

@@ -14,6 +14,8 @@ something has already started to read) goes through the stream's `read()`.
 
 import threading
 
+from files.chunk_file import aligned_buffer
+
 try:  # gunicorn is the production server, not a dependency of this module
     from gunicorn.http.body import Body, LengthReader
     from gunicorn.http.unreader import SocketUnreader
@@ -23,12 +25,13 @@ except ImportError:  # pragma: no cover
 _local = threading.local()
 
 
-def _buffers(count: int, size: int) -> list[bytearray]:
+def _buffers(count: int, size: int) -> list:
     """`count` buffers of `size` bytes, kept per thread: allocating a few MiB
-    per request costs page faults on every request."""
+    per request costs page faults on every request. Page-aligned, so the
+    blocks can be written with O_DIRECT (files/chunk_file.py)."""
     buffers = getattr(_local, "buffers", None)
     if not buffers or len(buffers) != count or len(buffers[0]) != size:
-        buffers = _local.buffers = [bytearray(size) for _ in range(count)]
+        buffers = _local.buffers = [aligned_buffer(size) for _ in range(count)]
     return buffers
 
 

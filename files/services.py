@@ -26,6 +26,7 @@ from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, Payloa
 from aggregator.models import Pipeline
 from aggregator.selectors import visible_to
 from files import conf, storage
+from files.chunk_file import ChunkFile, head_length
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
 from files.request_body import BlockReader
@@ -339,37 +340,34 @@ def file_upload_append(
 
 
 class _Sink:
-    """Writes a body's blocks in one helper thread and hashes them in another
-    while the request thread reads the next block from the socket. The file
-    write, SHA-256 (OpenSSL through ctypes) and hashlib all release the GIL,
-    so the three overlap: a write that the kernel holds back for writeback
-    no longer holds the hashing up, nor the hashing the write. At most
-    `AHEAD` blocks wait, so memory stays a few blocks whatever the chunk size."""
+    """Writes a body's blocks in a helper thread while the request thread
+    hashes each block and reads the next one from the socket. The file write
+    and SHA-256 (OpenSSL through ctypes; hashlib for a chunk checksum) release
+    the GIL, so they overlap. Hashing in the request thread rather than in a
+    second helper saves a thread hand-off per block: on two shared cores the
+    hand-offs cost more than the overlap gained (docs/BENCHMARKS-FILES.md).
+    At most `AHEAD` blocks wait for the writer, so memory stays a few blocks
+    whatever the chunk size."""
 
     AHEAD = 4
-    _pools: dict[int, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
+    _pools: dict[int, ThreadPoolExecutor] = {}
 
-    def __init__(self, handle, hashers) -> None:
-        self.handle, self.hashers = handle, hashers
+    def __init__(self, out: ChunkFile, hashers) -> None:
+        self.out, self.hashers = out, hashers
         self.written = 0  # and, once drained without error, hashed
         self.error: BaseException | None = None
-        self.pending: deque[tuple[Future, Future]] = deque()
+        self.pending: deque[Future] = deque()
         pid = os.getpid()  # a pool made before a fork has no thread in the child
         if pid not in self._pools:
-            # One thread each, so blocks are written, and hashed, in order.
-            self._pools[pid] = (
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write"),
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-hash"),
-            )
-        self.writer, self.hasher = self._pools[pid]
+            # One thread, so blocks are written in order.
+            self._pools[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write")
+        self.writer = self._pools[pid]
 
     def _write(self, block: bytes | memoryview) -> None:
         if self.error is not None:
             return  # nothing after a failed write; the chunk is discarded anyway
         try:
-            view = memoryview(block)
-            while view:  # a raw write may store less than it was given
-                view = view[self.handle.write(view) :]
+            self.out.write(block)
         except BaseException as exc:
             self.error = exc
             raise
@@ -381,27 +379,25 @@ class _Sink:
                 hasher.update(block)
         except BaseException as exc:
             self.error = self.error or exc
-            raise
 
     def put(self, block: bytes | memoryview) -> None:
         if not conf.UPLOAD_WRITER_THREAD:
             try:
                 self._write(block)
-                self._hash(block)
             except BaseException:
                 pass  # kept in self.error, raised by drain()
+            self._hash(block)
             return
-        self.pending.append((self.writer.submit(self._write, block), self.hasher.submit(self._hash, block)))
+        self.pending.append(self.writer.submit(self._write, block))
+        self._hash(block)
         if len(self.pending) > self.AHEAD:
-            # The oldest block's buffer is reused next: wait until it is done.
-            for future in self.pending.popleft():
-                future.exception()
+            # The oldest block's buffer is reused next: wait until it is written.
+            self.pending.popleft().exception()
 
     def drain(self) -> None:
         """Wait for every block; the first write or hash error is raised."""
         while self.pending:
-            for future in self.pending.popleft():
-                future.exception()
+            self.pending.popleft().exception()
         if self.error is not None:
             raise self.error
 
@@ -419,9 +415,12 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     # Drop bytes a crashed earlier request may have written past the offset.
     handle.seek(offset)
     handle.truncate(offset)
-    # Unbuffered: each 1 MiB block goes to the kernel as it is, without a copy.
-    raw = handle.raw if hasattr(handle, "raw") else handle
-    sink = _Sink(raw, [hasher] if chunk_hash is None else [hasher, chunk_hash])
+    # Each 1 MiB block goes to the kernel as it is, without a copy, mostly past
+    # the page cache (files/chunk_file.py).
+    out = ChunkFile(handle.name, handle.fileno(), offset, direct=conf.UPLOAD_DIRECT_IO)
+    sink = _Sink(out, [hasher] if chunk_hash is None else [hasher, chunk_hash])
+    # A first block up to the next 4 KiB boundary puts every later one on it.
+    head = head_length(offset) if out.direct_fd is not None else 0
     received = 0
     failure: Exception | None = None
     discard = False
@@ -430,7 +429,8 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
         # hold in flight, so a buffer is refilled only once it is written.
         reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=_Sink.AHEAD + 1)
         while received < expected:
-            block = reader.read(expected - received)
+            block = reader.read(min(expected - received, head or expected))
+            head = 0
             if not block:
                 break
             if received + len(block) > remaining_allowed:
@@ -450,6 +450,8 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
         log.error("file_upload_write_failed", received=received, error=str(exc))
         # Nothing of the chunk is kept; the client may retry at the same offset.
         failure, discard = ServiceUnavailable("The chunk could not be stored; retry shortly."), True
+    finally:
+        out.close()
     if chunk_hash is not None:
         if failure is None and chunk_hash.digest() != checksum.digest:
             failure = ChecksumMismatch("Upload-Checksum does not match the chunk; it was discarded.")

@@ -2,6 +2,10 @@
 moments while tuspy uploads 20 multi-chunk files; every upload resumes from
 the server's offset and completes with the right SHA-256, and once the
 expiry job has run nothing is left in the temporary folder.
+
+The kills are paced by upload progress (seeded random numbers of
+acknowledged chunks), not by the clock, so all of them land while uploads
+are in flight however fast the server and machine are.
 """
 
 import hashlib
@@ -29,6 +33,8 @@ UPLOADS = 20
 CHUNK = 64 * 1024
 CLIENTS = 4
 KILLS = 5
+# Each file is 1 MiB +- 100 kB: at least 15 chunks, so at least 300 in all.
+MIN_CHUNKS = UPLOADS * 15
 
 
 def _seed() -> int:
@@ -37,20 +43,46 @@ def _seed() -> int:
     return seed
 
 
-class Killer(threading.Thread):
-    """SIGKILLs the server at random moments (seeded) and restarts it."""
+class Progress:
+    """Chunks the server has acknowledged, counted across the client threads."""
 
-    def __init__(self, server: Gunicorn, rng: random.Random, done: threading.Event) -> None:
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.changed = threading.Condition()
+
+    def tick(self) -> None:
+        with self.changed:
+            self.chunks += 1
+            self.changed.notify_all()
+
+    def wait_for(self, chunks: int, done: threading.Event) -> bool:
+        """True once `chunks` were acknowledged; False if the uploads ended first."""
+        with self.changed:
+            while self.chunks < chunks:
+                if done.is_set():
+                    return False
+                self.changed.wait(0.1)
+        return True
+
+
+class Killer(threading.Thread):
+    """SIGKILLs the server after seeded random numbers of acknowledged chunks
+    (so while uploads are in flight) and restarts it."""
+
+    def __init__(self, server: Gunicorn, rng: random.Random, progress: Progress, done: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.server, self.rng, self.done = server, rng, done
+        self.server, self.rng, self.progress, self.done = server, rng, progress, done
+        # Between 5 % and 90 % of the fewest chunks the uploads can take.
+        self.at_chunks = sorted(rng.sample(range(MIN_CHUNKS // 20, MIN_CHUNKS * 9 // 10), KILLS))
         self.kills: list[float] = []
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            while len(self.kills) < KILLS and not self.done.is_set():
-                if self.done.wait(self.rng.uniform(0.2, 1.2)):
+            for chunks in self.at_chunks:
+                if not self.progress.wait_for(chunks, self.done):
                     return
+                time.sleep(self.rng.uniform(0.0, 0.05))  # somewhere inside the chunks in flight
                 self.server.kill()
                 self.kills.append(time.monotonic())
                 time.sleep(self.rng.uniform(0.0, 0.5))  # down for a while
@@ -59,7 +91,7 @@ class Killer(threading.Thread):
             self.error = exc
 
 
-def upload_until_done(tus, path, stats: dict, lock: threading.Lock) -> str:
+def upload_until_done(tus, path, stats: dict, lock: threading.Lock, progress: Progress) -> str:
     """tuspy, restarted from the server's offset after every failure."""
     url = None
     while True:
@@ -71,7 +103,10 @@ def upload_until_done(tus, path, stats: dict, lock: threading.Lock) -> str:
             if uploader.offset:
                 with lock:
                     stats["resumed_at_offset"] += 1
-            uploader.upload()
+            # uploader.upload(), one chunk at a time, counting what the server acknowledged.
+            while uploader.offset < uploader.get_file_size():
+                uploader.upload_chunk()
+                progress.tick()
             return url
         except TusCommunicationError:
             with lock:
@@ -100,7 +135,8 @@ def test_uploads_survive_server_kills_and_leave_no_temporary_files(alice, tmp_pa
     )
     server.start()
     done = threading.Event()
-    killer = Killer(server, rng, done)
+    progress = Progress()
+    killer = Killer(server, rng, progress, done)
     tus = tus_client.TusClient(f"{server.base}/api/v1/files/tus/", headers={"Authorization": f"Token {token}"})
     stats = {"failures": 0, "resumed_at_offset": 0}
     lock = threading.Lock()
@@ -113,7 +149,7 @@ def test_uploads_survive_server_kills_and_leave_no_temporary_files(alice, tmp_pa
                 if not pending:
                     return
                 path = pending.pop(0)
-            urls[path.name] = upload_until_done(tus, path, stats, lock)
+            urls[path.name] = upload_until_done(tus, path, stats, lock, progress)
 
     started = time.monotonic()
     killer.start()
@@ -134,8 +170,8 @@ def test_uploads_survive_server_kills_and_leave_no_temporary_files(alice, tmp_pa
         f"{UPLOADS} uploads, {len(killer.kills)} kills, {stats['failures']} failed requests, "
         f"{stats['resumed_at_offset']} resumes from a non-zero offset, {elapsed:.1f} s"
     )
-    # The kills happened while uploads were in flight, not after.
-    assert len(killer.kills) >= 3
+    # Every kill happened while uploads were in flight, not after.
+    assert len(killer.kills) == KILLS
     assert stats["resumed_at_offset"] >= 1
 
     for path in sources:

@@ -246,34 +246,27 @@ def test_a_multi_block_chunk_is_written_and_hashed_in_order(tus_create, tus_patc
         assert stored.read() == data
 
 
-class _FullDisk:
+def _full_disk(self, block) -> None:
     """The partial file as a full disk shows it: the first write fails."""
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-
-    def write(self, data) -> int:
-        raise OSError(28, "No space left on device")
+    raise OSError(28, "No space left on device")
 
 
 @pytest.mark.parametrize("writer_thread", [True, False])
 def test_a_chunk_the_disk_refuses_answers_503_and_keeps_nothing(tus_create, tus_patch, monkeypatch, writer_thread):
-    from files import services
+    from files.chunk_file import ChunkFile
 
     monkeypatch.setattr(conf, "UPLOAD_WRITER_THREAD", writer_thread)
     location = tus_create(len(CSV))["Location"]
     assert tus_patch(location, CSV[:5], 0).status_code == 204
-    real_init = services._Sink.__init__
-    monkeypatch.setattr(
-        services._Sink, "__init__", lambda self, handle, hashers: real_init(self, _FullDisk(handle), hashers)
-    )
+    real_write = ChunkFile.write
+    monkeypatch.setattr(ChunkFile, "write", _full_disk)
     response = tus_patch(location, CSV[5:], 5)
     assert response.status_code == 503
     assert "retry" in response.json()["detail"]
     upload = FileUpload.objects.get()
     assert upload.offset == 5
     assert Path(upload.temp_path).read_bytes() == CSV[:5]
-    monkeypatch.setattr(services._Sink, "__init__", real_init)
+    monkeypatch.setattr(ChunkFile, "write", real_write)
     # The client retries the same offset once the disk has room.
     assert tus_patch(location, CSV[5:], 5).status_code == 204
     assert FileUpload.objects.get().sha256 == sha256(CSV)

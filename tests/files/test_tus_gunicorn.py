@@ -14,6 +14,7 @@ import requests
 from rest_framework.authtoken.models import Token
 from tusclient import client as tus_client
 
+from files import storage
 from files.models import FileStatus, FileUpload
 from tests.conftest import _test_database_url
 from tests.health.conftest import Gunicorn, free_port_in_range
@@ -88,6 +89,13 @@ def test_tuspy_chunks_not_aligned_to_the_read_blocks_arrive_intact(server, auth,
     upload = FileUpload.objects.get()
     assert upload.status != FileStatus.UPLOADING
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored_bytes(upload) == data
+
+
+def stored_bytes(upload) -> bytes:
+    """The bytes on disk (the hash is taken from the buffers, not the file)."""
+    with storage.open_stored(upload.blob.storage_name) as stored:
+        return stored.read()
 
 
 def test_a_body_sent_with_its_headers_is_stored_byte_for_byte(server, auth):
@@ -99,6 +107,7 @@ def test_a_body_sent_with_its_headers_is_stored_byte_for_byte(server, auth):
     assert status == 204
     upload = FileUpload.objects.get()
     assert upload.sha256 == hashlib.sha256(data + data).hexdigest()
+    assert stored_bytes(upload) == data + data
 
 
 def test_a_body_cut_short_keeps_what_arrived_and_the_upload_resumes(server, auth):
@@ -110,6 +119,7 @@ def test_a_body_cut_short_keeps_what_arrived_and_the_upload_resumes(server, auth
     status, _ = raw_patch(server, auth, location, 1_500_000, len(data) - 1_500_000, data[1_500_000:])
     assert status == 204
     assert FileUpload.objects.get().sha256 == hashlib.sha256(data).hexdigest()
+    assert stored_bytes(FileUpload.objects.get()) == data
 
 
 def test_a_chunk_with_a_wrong_checksum_is_refused_and_nothing_is_kept(server, auth):
@@ -123,3 +133,4 @@ def test_a_chunk_with_a_wrong_checksum_is_refused_and_nothing_is_kept(server, au
     status, _ = raw_patch(server, auth, location, 0, len(data), data, {"Upload-Checksum": f"sha256 {right}"})
     assert status == 204
     assert FileUpload.objects.get().sha256 == hashlib.sha256(data).hexdigest()
+    assert stored_bytes(FileUpload.objects.get()) == data
