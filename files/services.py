@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import structlog
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
@@ -319,7 +320,9 @@ def file_upload_append(
         written, hasher, error = _receive(handle, offset, stream, content_length, upload.size, hasher, checksum)
         new_offset = offset + written
         expires = _expiry()
-        updated = FileUpload.objects.filter(pk=upload.pk, status=FileStatus.UPLOADING, offset=offset).update(
+        updated = FileUpload.objects.filter(
+            _commit_without_waiting(), pk=upload.pk, status=FileStatus.UPLOADING, offset=offset
+        ).update(
             offset=new_offset,
             progress=_progress(new_offset, upload.size),
             hash_state=hasher.state(),
@@ -337,6 +340,24 @@ def file_upload_append(
         if upload.offset == upload.size:
             _finish(upload, hasher.hexdigest())
     return upload
+
+
+def _commit_without_waiting() -> Q | RawSQL:
+    """A condition that makes the offset UPDATE (its own transaction) commit
+    without waiting for the WAL flush, on PostgreSQL: `set_config(..., true)`
+    is SET LOCAL from inside the one statement, so it costs no round trip and
+    ends with that transaction. Saves the flush (1–3 ms) on every chunk.
+
+    Why this is safe: the partial file is not fsynced per chunk either (the
+    bytes sit in the page cache or the disk's cache), so waiting for the WAL
+    bought no durability the bytes had. After a PostgreSQL crash the row can
+    only be behind what was acknowledged (at most ~0.6 s of commits), never
+    ahead: its offset and hash state still match each other and the bytes up
+    to that offset, so the client's next PATCH gets a 409, its HEAD the row's
+    offset, and it sends the rest again. Finishing an upload commits normally."""
+    if connection.vendor != "postgresql":
+        return Q()
+    return RawSQL("set_config('synchronous_commit', 'off', true) IS NOT NULL", [], output_field=BooleanField())
 
 
 class _Sink:

@@ -452,3 +452,21 @@ def test_a_patch_costs_two_statements_row_and_offset_update(alice_client, tus_cr
     assert len(queries.captured_queries) == 2, queries.captured_queries
     assert queries.captured_queries[0]["sql"].startswith('SELECT "files_fileupload"')
     assert queries.captured_queries[1]["sql"].startswith('UPDATE "files_fileupload"')
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="asynchronous commit is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)  # each statement its own transaction, as in production
+def test_the_offset_update_commits_without_waiting_and_the_setting_does_not_outlive_it(
+    alice_client, tus_create, tus_patch
+):
+    """The UPDATE turns synchronous_commit off for its own transaction only:
+    the next statement on the same (pooled) connection commits normally."""
+    location = tus_create(len(CSV))["Location"]
+    with CaptureQueriesContext(connection) as queries:
+        assert tus_patch(location, CSV[:5], 0).status_code == 204
+    assert "set_config('synchronous_commit', 'off', true)" in queries.captured_queries[1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert tus_patch(location, CSV[5:], 5).status_code == 204
+    assert FileUpload.objects.get().offset == len(CSV)
