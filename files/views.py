@@ -33,6 +33,8 @@ class FileUploadViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
+        if self.action == "list":
+            return selectors.file_page_for(user=self.request.user)
         return selectors.file_list_for(user=self.request.user)
 
     def create(self, request, *args, **kwargs):

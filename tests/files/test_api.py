@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from files import conf
 from files.models import FileStatus, FileUpload, StoredBlob
@@ -72,6 +74,32 @@ def test_list_filters_and_scopes_to_the_owner(alice_client, bob_client, staff_cl
     assert alice_client.get(f"/api/v1/files/?sha256={csv.sha256}").json()["count"] == 1
     assert alice_client.get("/api/v1/files/?created_after=2000-01-01T00:00:00Z").json()["count"] == 2
     assert alice_client.get("/api/v1/files/?status=nonsense").status_code == 400
+
+
+def test_a_list_page_costs_the_same_queries_whatever_its_rows_and_shows_what_the_detail_shows(
+    alice_client, stored, alice
+):
+    """The page joins only the owner (its pipeline and blob rows are not
+    needed for ids), without a query per row; each row equals the detail."""
+    from aggregator.models import Pipeline
+
+    pipeline = Pipeline.objects.create(name="p", owner=alice)
+    first = stored()
+    FileUpload.objects.filter(pk=first.pk).update(pipeline=pipeline)
+    alice_client.get("/api/v1/files/")  # the token's user is cached from here on
+    with CaptureQueriesContext(connection) as one:
+        assert alice_client.get("/api/v1/files/").json()["count"] == 1
+    for index in range(4):
+        stored(f"id\n{index}\n".encode(), f"more{index}.csv")
+    with CaptureQueriesContext(connection) as five:
+        page = alice_client.get("/api/v1/files/").json()
+    assert page["count"] == 5
+    assert len(five.captured_queries) == len(one.captured_queries)
+    page_sql = five.captured_queries[-1]["sql"]
+    assert "auth_user" in page_sql and "aggregator_pipeline" not in page_sql and "files_storedblob" not in page_sql
+    row = next(row for row in page["results"] if row["id"] == str(first.pk))
+    assert row == alice_client.get(f"/api/v1/files/{first.pk}/").json()
+    assert row["pipeline"] == pipeline.pk and row["owner"] == alice.username
 
 
 def test_another_users_file_is_a_404(bob_client, stored):
