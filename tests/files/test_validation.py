@@ -21,6 +21,7 @@ from files import conf
 from files.models import FileStatus, FileType, FileUpload
 from files.services import file_upload_claim_for_validation, file_uploads_requeue_stuck
 from files.validation.runner import validate_path
+from tests.acceptance.hostile_corpus import tar_gz_of, zip_of
 from tests.files.conftest import multipart_upload
 
 EXE = (
@@ -245,24 +246,6 @@ def test_a_plain_zip_passes(tmp_path):
         archive.writestr("data/a.csv", "id\n1\n")
     report, file_type = check(tmp_path, "ok.zip", buffer.getvalue())
     assert report.passed and file_type == FileType.ARCHIVE
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def tar_gz_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def test_nested_archives_of_data_pass_and_are_counted(tmp_path):
