@@ -17,6 +17,10 @@ import ctypes
 import errno
 import mmap
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from files import conf
 
 # File offsets, lengths and memory addresses of direct writes are multiples of
 # this: 4 KiB satisfies every logical block size Linux filesystems use.
@@ -85,3 +89,66 @@ class ChunkFile:
         if self.direct_fd is not None:
             os.close(self.direct_fd)
             self.direct_fd = None
+
+
+class ChunkSink:
+    """Writes a body's blocks in a helper thread while the request thread
+    hashes each block and reads the next one from the socket. The file write
+    and SHA-256 (OpenSSL through ctypes; hashlib for a chunk checksum) release
+    the GIL, so they overlap. Hashing in the request thread rather than in a
+    second helper saves a thread hand-off per block: on two shared cores the
+    hand-offs cost more than the overlap gained (docs/BENCHMARKS-FILES.md).
+    At most `AHEAD` blocks wait for the writer, so memory stays a few blocks
+    whatever the chunk size."""
+
+    AHEAD = 4
+    _pools: dict[int, ThreadPoolExecutor] = {}
+
+    def __init__(self, out: ChunkFile, hashers) -> None:
+        self.out, self.hashers = out, hashers
+        self.written = 0  # and, once drained without error, hashed
+        self.error: BaseException | None = None
+        self.pending: deque[Future] = deque()
+        pid = os.getpid()  # a pool made before a fork has no thread in the child
+        if pid not in self._pools:
+            # One thread, so blocks are written in order.
+            self._pools[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write")
+        self.writer = self._pools[pid]
+
+    def _write(self, block: bytes | memoryview) -> None:
+        if self.error is not None:
+            return  # nothing after a failed write; the chunk is discarded anyway
+        try:
+            self.out.write(block)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self.written += len(block)
+
+    def _hash(self, block: bytes | memoryview) -> None:
+        try:
+            for hasher in self.hashers:
+                hasher.update(block)
+        except BaseException as exc:
+            self.error = self.error or exc
+
+    def put(self, block: bytes | memoryview) -> None:
+        if not conf.UPLOAD_WRITER_THREAD:
+            try:
+                self._write(block)
+            except BaseException:
+                pass  # kept in self.error, raised by drain()
+            self._hash(block)
+            return
+        self.pending.append(self.writer.submit(self._write, block))
+        self._hash(block)
+        if len(self.pending) > self.AHEAD:
+            # The oldest block's buffer is reused next: wait until it is written.
+            self.pending.popleft().exception()
+
+    def drain(self) -> None:
+        """Wait for every block; the first write or hash error is raised."""
+        while self.pending:
+            self.pending.popleft().exception()
+        if self.error is not None:
+            raise self.error

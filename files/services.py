@@ -5,13 +5,10 @@ validation. Views, tasks and admin actions call these and nothing else.
 
 import fcntl
 import hashlib
-import os
 import re
 import time
 import unicodedata
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,7 +24,7 @@ from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, Payloa
 from aggregator.models import Pipeline
 from aggregator.selectors import visible_to
 from files import conf, storage
-from files.chunk_file import ChunkFile, head_length
+from files.chunk_file import ChunkFile, ChunkSink, head_length
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
 from files.request_body import BlockReader
@@ -360,69 +357,6 @@ def _commit_without_waiting() -> Q | RawSQL:
     return RawSQL("set_config('synchronous_commit', 'off', true) IS NOT NULL", [], output_field=BooleanField())
 
 
-class _Sink:
-    """Writes a body's blocks in a helper thread while the request thread
-    hashes each block and reads the next one from the socket. The file write
-    and SHA-256 (OpenSSL through ctypes; hashlib for a chunk checksum) release
-    the GIL, so they overlap. Hashing in the request thread rather than in a
-    second helper saves a thread hand-off per block: on two shared cores the
-    hand-offs cost more than the overlap gained (docs/BENCHMARKS-FILES.md).
-    At most `AHEAD` blocks wait for the writer, so memory stays a few blocks
-    whatever the chunk size."""
-
-    AHEAD = 4
-    _pools: dict[int, ThreadPoolExecutor] = {}
-
-    def __init__(self, out: ChunkFile, hashers) -> None:
-        self.out, self.hashers = out, hashers
-        self.written = 0  # and, once drained without error, hashed
-        self.error: BaseException | None = None
-        self.pending: deque[Future] = deque()
-        pid = os.getpid()  # a pool made before a fork has no thread in the child
-        if pid not in self._pools:
-            # One thread, so blocks are written in order.
-            self._pools[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="files-write")
-        self.writer = self._pools[pid]
-
-    def _write(self, block: bytes | memoryview) -> None:
-        if self.error is not None:
-            return  # nothing after a failed write; the chunk is discarded anyway
-        try:
-            self.out.write(block)
-        except BaseException as exc:
-            self.error = exc
-            raise
-        self.written += len(block)
-
-    def _hash(self, block: bytes | memoryview) -> None:
-        try:
-            for hasher in self.hashers:
-                hasher.update(block)
-        except BaseException as exc:
-            self.error = self.error or exc
-
-    def put(self, block: bytes | memoryview) -> None:
-        if not conf.UPLOAD_WRITER_THREAD:
-            try:
-                self._write(block)
-            except BaseException:
-                pass  # kept in self.error, raised by drain()
-            self._hash(block)
-            return
-        self.pending.append(self.writer.submit(self._write, block))
-        self._hash(block)
-        if len(self.pending) > self.AHEAD:
-            # The oldest block's buffer is reused next: wait until it is written.
-            self.pending.popleft().exception()
-
-    def drain(self) -> None:
-        """Wait for every block; the first write or hash error is raised."""
-        while self.pending:
-            self.pending.popleft().exception()
-        if self.error is not None:
-            raise self.error
-
-
 def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     """Copy the body to the file at `offset`.
 
@@ -439,7 +373,7 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     # Each 1 MiB block goes to the kernel as it is, without a copy, mostly past
     # the page cache (files/chunk_file.py).
     out = ChunkFile(handle.name, handle.fileno(), offset, direct=conf.UPLOAD_DIRECT_IO)
-    sink = _Sink(out, [hasher] if chunk_hash is None else [hasher, chunk_hash])
+    sink = ChunkSink(out, [hasher] if chunk_hash is None else [hasher, chunk_hash])
     # A first block up to the next 4 KiB boundary puts every later one on it.
     head = head_length(offset) if out.direct_fd is not None else 0
     received = 0
@@ -448,7 +382,7 @@ def _receive(handle, offset, stream, content_length, size, hasher, checksum):
     try:
         # Blocks come in a ring of reused buffers, one more than the sink may
         # hold in flight, so a buffer is refilled only once it is written.
-        reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=_Sink.AHEAD + 1)
+        reader = BlockReader(stream, content_length, conf.IO_BLOCK_SIZE, ring=ChunkSink.AHEAD + 1)
         while received < expected:
             block = reader.read(min(expected - received, head or expected))
             head = 0
