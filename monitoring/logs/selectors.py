@@ -347,9 +347,13 @@ def _estimated_rows(queryset: QuerySet) -> float:
     return plan[0]["Plan"]["Plan Rows"]
 
 
+def _planned_sql(search: LogSearch, *, cap: int) -> tuple[str, Any]:
+    """At most cap+1 matches (id, time) in one query, the plan left to PostgreSQL."""
+    return _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+
+
 def _planned_matches(search: LogSearch, *, cap: int) -> tuple[str, list[Any]]:
-    """At most cap+1 matches in one query, the plan left to PostgreSQL."""
-    inner, params = _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
+    inner, params = _planned_sql(search, cap=cap)
     return f"matches AS MATERIALIZED ({inner})", list(params)
 
 
@@ -402,9 +406,7 @@ def _text_first_matches(search: LogSearch, *, cap: int, probe: int) -> tuple[str
     hits_sql, hits_params = (
         hits.order_by().annotate(keep=keep).values_list("id", "timestamp", "keep")[: probe + 1].query.sql_with_params()
     )
-    planned_sql, planned_params = (
-        _matching(search).order_by().values_list("id", "timestamp")[: cap + 1].query.sql_with_params()
-    )
+    planned_sql, planned_params = _planned_sql(search, cap=cap)
     sql = (
         f"hits AS MATERIALIZED ({hits_sql}), "
         "matches AS MATERIALIZED ("
