@@ -209,7 +209,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "aggregator.filters.FilterBackend",  # django-filter's, skipped when no filter is named
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

@@ -65,6 +65,11 @@ def parse_args() -> argparse.Namespace:
     # Opened up front: a pool that grows on demand makes the request that
     # needs the new connection wait for it to be opened.
     parser.add_argument("--pool-min", type=int, default=None, help="DB_POOL_MIN_SIZE (default: the pool size)")
+    # Every run starts from the same data: each client owns this many
+    # validated files (the ones earlier runs uploaded are removed first), so
+    # the files list answers a full page of 50 from the first request, and
+    # runs can be compared with each other.
+    parser.add_argument("--files-per-client", type=int, default=100)
     return parser.parse_args()
 
 
@@ -89,13 +94,41 @@ def tokens(prefix, group=None):
 users, logs = tokens("load-user"), tokens("load-writer", writers)
 for user, writer in zip(users, logs):
     print("TOKENS", user, writer)
+
+import io
+import uuid
+from datetime import timedelta
+from django.utils import timezone
+from files.models import FileUpload
+from files.services import file_upload_create_from_stream
+from files.validation.runner import file_upload_validate
+owners = list(User.objects.filter(username__in=[f"load-user-{{n}}" for n in range(clients)]).order_by("id"))
+FileUpload.objects.filter(owner__in=owners).delete()
+# One file per client goes through upload and validation for real; the others
+# are copies of its row (same bytes, as de-duplicated uploads of one content
+# would be), with their own names and times.
+now = timezone.now()
+for n, owner in enumerate(owners):
+    first = file_upload_create_from_stream(
+        owner=owner, stream=io.BytesIO(f"id,value\\n{{n}},seed\\n".encode()), filename="seed-0.csv"
+    )
+    file_upload_validate(upload_id=first.pk)
+    first.refresh_from_db()
+    row = {{f.attname: getattr(first, f.attname) for f in FileUpload._meta.concrete_fields}}
+    copies = [
+        FileUpload(**{{**row, "id": uuid.uuid4(), "filename": f"seed-{{k}}.csv"}})
+        for k in range(1, {files_per_client})
+    ]
+    FileUpload.objects.bulk_create(copies)
+    FileUpload.objects.filter(owner=owner).exclude(pk=first.pk).update(created_at=now - timedelta(minutes=1))
+print("FILES", FileUpload.objects.filter(owner__in=owners).count())
 """
 
 
-def setup(env: dict[str, str], clients: int) -> list[tuple[str, str]]:
+def setup(env: dict[str, str], clients: int, files_per_client: int) -> list[tuple[str, str]]:
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP.format(clients=clients)],
+        [sys.executable, "manage.py", "shell", "-c", SETUP.format(clients=clients, files_per_client=files_per_client)],
         cwd=ROOT,
         env=env,
         check=True,
@@ -251,7 +284,7 @@ def main() -> None:
         "DB_POOL_OVERFLOW": str(args.pool_overflow),
         "DB_POOL_MIN_SIZE": str(args.pool_min if args.pool_min is not None else pool_size),
     }
-    tokens = setup(env, args.clients)
+    tokens = setup(env, args.clients, args.files_per_client)
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [
@@ -287,7 +320,8 @@ def main() -> None:
     print(
         f"load: {args.clients} clients x {args.duration} s, {think}; gunicorn {args.workers} workers x"
         f" {args.threads} threads (gthread); pool per worker {pool_size}+{args.pool_overflow},"
-        f" {args.pool_min if args.pool_min is not None else pool_size} opened up front"
+        f" {args.pool_min if args.pool_min is not None else pool_size} opened up front;"
+        f" each client starts with {args.files_per_client} validated files"
     )
     print(f"{'operation':<10} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, rows in sorted(stats.items()):
