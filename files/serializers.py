@@ -5,7 +5,7 @@ from files.models import FileUpload
 
 
 class FileUploadSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True)
+    owner = serializers.CharField(source="owner_name", read_only=True)
 
     class Meta:
         model = FileUpload

@@ -79,8 +79,9 @@ def test_list_filters_and_scopes_to_the_owner(alice_client, bob_client, staff_cl
 def test_a_list_page_costs_the_same_queries_whatever_its_rows_and_shows_what_the_detail_shows(
     alice_client, stored, alice
 ):
-    """The page joins only the owner (its pipeline and blob rows are not
-    needed for ids), without a query per row; each row equals the detail."""
+    """The page builds no related row (its pipeline and blob are shown by id,
+    its owner by a name read as a column), without a query per row; each row
+    equals the detail."""
     from aggregator.models import Pipeline
 
     pipeline = Pipeline.objects.create(name="p", owner=alice)
@@ -100,6 +101,13 @@ def test_a_list_page_costs_the_same_queries_whatever_its_rows_and_shows_what_the
     row = next(row for row in page["results"] if row["id"] == str(first.pk))
     assert row == alice_client.get(f"/api/v1/files/{first.pk}/").json()
     assert row["pipeline"] == pipeline.pk and row["owner"] == alice.username
+
+
+def test_a_staff_page_names_each_rows_own_owner(staff_client, stored, bob):
+    stored()
+    stored(b"x,y\n", "theirs.csv", owner=bob)
+    owners = {row["filename"]: row["owner"] for row in staff_client.get("/api/v1/files/").json()["results"]}
+    assert owners == {"people.csv": "alice", "theirs.csv": "bob"}
 
 
 def test_another_users_file_is_a_404(bob_client, stored):
