@@ -1,10 +1,13 @@
-"""Correlation IDs: one ID ties a request to every log line and task it causes."""
+"""What every log line of a request carries: the correlation ID that ties a
+request to every line and task it causes, and the client's address."""
 
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
 
 import structlog
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -46,3 +49,36 @@ class CorrelationIdMiddleware:
             structlog.contextvars.unbind_contextvars("correlation_id")
         response[CORRELATION_HEADER] = correlation_id
         return response
+
+
+def client_ip_from(request: HttpRequest) -> str | None:
+    """The client's address. REMOTE_ADDR is the peer. Behind the trusted
+    proxy (DJANGO_BEHIND_PROXY=1) the peer is that proxy, and the client is
+    the last address of X-Forwarded-For, the one the proxy appended: the
+    addresses before it are whatever the client sent, never trusted."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        address = forwarded.rsplit(",", 1)[-1].strip() or address
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+class ClientIpMiddleware:
+    """Binds `ip` (the SystemLog's client_ip) to every structlog line of the
+    request. django-structlog's own binding is off (settings): it asks
+    django-ipware, which prefers any public address found in the forwarding
+    headers, so any client could write the address of its choice into the
+    audit trail; and it was a fifth of a bare request's CPU."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        structlog.contextvars.bind_contextvars(ip=client_ip_from(request))
+        try:
+            return self.get_response(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("ip")

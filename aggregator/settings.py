@@ -6,6 +6,7 @@ filesystem. Real services are switched on by setting their URL. The full
 list, with defaults, is in README.md and .env.example.
 """
 
+import logging
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "aggregator.middleware.CorrelationIdMiddleware",
+    "aggregator.middleware.ClientIpMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -186,7 +188,11 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY", False) else None
+# Behind one trusted reverse proxy: its X-Forwarded-Proto says whether the
+# client used https, and the last X-Forwarded-For address is the client's
+# (aggregator/middleware.py).
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/(live|ready)/?$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
@@ -293,6 +299,11 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "json")  # "json" or "console"
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+# The client's address is bound by aggregator.middleware.ClientIpMiddleware.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+# One line per request: request_finished carries all that request_started
+# would (SystemLog never kept the started line); DEBUG shows both.
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
 
 LOGGING = build_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
 configure_structlog()

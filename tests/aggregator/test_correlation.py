@@ -7,7 +7,7 @@ import structlog
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from aggregator.middleware import CorrelationIdMiddleware
+from aggregator.middleware import CorrelationIdMiddleware, client_ip_from
 from aggregator.tasks import worker_heartbeat_task
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +69,39 @@ def test_a_real_worker_logs_the_task_with_the_requests_id(celery_worker_process)
     heartbeat = [line for line in lines if line.get("event") == "worker_heartbeat"]
     assert heartbeat[0]["correlation_id"] == "chain-through-the-broker"
     assert heartbeat[0]["task_id"]
+
+
+# --- The client's address ------------------------------------------------------------
+
+
+def _request(remote="192.0.2.10", forwarded=None):
+    headers = {} if forwarded is None else {"HTTP_X_FORWARDED_FOR": forwarded}
+    return RequestFactory().get("/", REMOTE_ADDR=remote, **headers)
+
+
+def test_the_client_is_the_peer_unless_behind_the_proxy(settings):
+    settings.BEHIND_PROXY = False
+    assert client_ip_from(_request(forwarded="203.0.113.5")) == "192.0.2.10"
+
+
+def test_behind_the_proxy_the_client_is_the_address_the_proxy_appended(settings):
+    settings.BEHIND_PROXY = True
+    # The client sent "198.51.100.1, 10.0.0.1"; the proxy appended 203.0.113.5.
+    assert client_ip_from(_request(forwarded="198.51.100.1, 10.0.0.1, 203.0.113.5")) == "203.0.113.5"
+    assert client_ip_from(_request(forwarded="2001:db8::7")) == "2001:db8::7"
+    assert client_ip_from(_request()) == "192.0.2.10"  # the proxy sent no header: the peer
+
+
+@pytest.mark.parametrize("junk", ["", "unknown", "300.1.1.1", "203.0.113.5, <script>"])
+def test_an_address_that_is_not_one_is_logged_as_none(settings, junk):
+    settings.BEHIND_PROXY = True
+    assert client_ip_from(_request(remote="", forwarded=junk)) is None
+
+
+def test_every_log_line_of_the_request_carries_the_clients_address(alice_client):
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        alice_client.get("/api/v1/pipelines/", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    finished = [line for line in logs if line["event"] == "request_finished"]
+    assert finished and all(line["ip"] == "127.0.0.1" for line in finished)
+    # One line per request at INFO: the started line is DEBUG.
+    assert [line["log_level"] for line in logs if line["event"] == "request_started"] == ["debug"]

@@ -87,6 +87,21 @@ def test_every_request_leaves_an_access_line_with_correlation_id_duration_status
     )
     assert line.duration_ms > 0
     assert line.message == "request_finished GET /api/v1/pipelines/ 200"
+    # The peer's address, not one the client claims; one line per request.
+    assert line.client_ip == "127.0.0.1"
+    assert SystemLog.objects.filter(correlation_id="access-1").count() == 1
+
+
+def test_a_client_cannot_choose_the_address_its_requests_are_logged_with(capturing, staff_client):
+    staff_client.get(
+        "/api/v1/pipelines/",
+        HTTP_X_CORRELATION_ID="spoof-1",
+        HTTP_X_FORWARDED_FOR="203.0.113.66",
+        HTTP_X_REAL_IP="203.0.113.67",
+        HTTP_CLIENT_IP="203.0.113.68",
+    )
+    assert capturing.flush()
+    assert SystemLog.objects.get(correlation_id="spoof-1").client_ip == "127.0.0.1"
 
 
 def test_it_drops_and_counts_lines_instead_of_blocking_when_the_database_is_slow(monkeypatch):
