@@ -3,7 +3,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from files.models import FileStatus, FileUpload, StoredBlob
@@ -22,15 +22,6 @@ def file_list_for(*, user, include_deleted: bool = False) -> QuerySet[FileUpload
     # not deferred: Django's defer() builds a select mask over every field
     # on each query, which cost more CPU than the bytes it saves.
     return queryset
-
-
-def file_page_for(*, user) -> QuerySet[FileUpload]:
-    """`file_list_for` as a list page needs it: a row shows its owner's name
-    and only the ids of its pipeline and source, so no related row is built:
-    the name comes as a column (FileUpload.owner_name). Building the
-    pipeline, blob and owner rows cost 40 % of the files list's CPU
-    (bench/load, docs/RELIABILITY.md)."""
-    return file_list_for(user=user).select_related(None).annotate(owner_username=F("owner__username"))
 
 
 def file_get_for(*, user, upload_id) -> FileUpload | None:

@@ -5,7 +5,11 @@ from files.models import FileUpload
 
 
 class FileUploadSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner_name", read_only=True)
+    """One file. A list page renders the same fields from column values
+    (aggregator.api.ColumnRowsMixin), so every field here must be one column
+    or a lookup across a relation."""
+
+    owner = serializers.CharField(source="owner.username", read_only=True)
 
     class Meta:
         model = FileUpload

@@ -12,7 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aggregator.api import IsOwnerOrStaff
+from aggregator.api import ColumnRowsMixin, IsOwnerOrStaff
 from aggregator.exceptions import Gone, PayloadTooLarge
 from files import conf, content, selectors, services, storage, tus
 from files.filters import FileUploadFilter
@@ -22,7 +22,11 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-
 
 
 class FileUploadViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    ColumnRowsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     permission_classes = [IsAuthenticated, IsOwnerOrStaff]
     serializer_class = FileUploadSerializer
@@ -33,8 +37,6 @@ class FileUploadViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
-        if self.action == "list":
-            return selectors.file_page_for(user=self.request.user)
         return selectors.file_list_for(user=self.request.user)
 
     def create(self, request, *args, **kwargs):

@@ -120,11 +120,3 @@ class FileUpload(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.offset >= self.size
-
-    @property
-    def owner_name(self) -> str:
-        """The owner's username. A list page reads it as a column
-        (`owner_username`, see selectors.file_page_for) instead of building
-        a User per row; anything else reads it from the owner."""
-        annotated = self.__dict__.get("owner_username")
-        return annotated if annotated is not None else self.owner.username

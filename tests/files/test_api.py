@@ -79,8 +79,9 @@ def test_list_filters_and_scopes_to_the_owner(alice_client, bob_client, staff_cl
 def test_a_list_page_costs_the_same_queries_whatever_its_rows_and_shows_what_the_detail_shows(
     alice_client, stored, alice
 ):
-    """The page builds no related row (its pipeline and blob are shown by id,
-    its owner by a name read as a column), without a query per row; each row
+    """The page is read as column values (aggregator.api.ColumnRowsMixin):
+    the pipeline and blob rows are not joined (shown by id), the owner's
+    name is joined as a column, there is no query per row, and each row
     equals the detail."""
     from aggregator.models import Pipeline
 
