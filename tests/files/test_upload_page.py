@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import time
 
 import pytest
 
@@ -79,6 +80,15 @@ def test_an_operator_uploads_a_file_of_several_chunks_and_sees_it_complete(
     assert page.inner_text(".uploader-item .uploader-percent") == "100%"
 
 
+def _created(*, filename: str, within: float = 30) -> FileUpload:
+    """The upload once the server has created it (waits, polling)."""
+    deadline = time.monotonic() + within
+    while (upload := FileUpload.objects.filter(filename=filename).first()) is None:
+        assert time.monotonic() < deadline, f"{filename} was never created"
+        time.sleep(0.05)
+    return upload
+
+
 def test_an_operator_drops_several_files_pauses_one_and_resumes_it(browser_page, live_server, staff, monkeypatch):
     monkeypatch.setattr(files_conf, "CHUNK_SIZE", 32 * 1024)
     page = browser_page
@@ -97,7 +107,8 @@ def test_an_operator_drops_several_files_pauses_one_and_resumes_it(browser_page,
     big = page.locator(".uploader-item", has_text="big.csv")
     big.locator(".uploader-pause").click()
     assert big.get_attribute("data-state") == "paused"
-    paused_at = FileUpload.objects.get(filename="big.csv").offset
+    # The pause may come while the upload's creation is still in flight.
+    paused_at = _created(filename="big.csv").offset
 
     big.locator(".uploader-resume").click()
     page.wait_for_selector(".uploader-item:has-text('big.csv')[data-state=completed]")
