@@ -3,6 +3,9 @@
 
 import json
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -326,13 +329,52 @@ def first_page_sql(
     estimates (EXPLAIN, from its statistics of the stored vector) to match at
     most `text_first_rows` lines reads them first (`_text_first_matches`);
     any other search leaves the plan to PostgreSQL (`_planned_matches`). The
-    estimate is one more round trip without execution (a few tenths of a ms)."""
+    estimate is one more round trip without execution, so it is remembered
+    per process for a few minutes (`_words_estimate`)."""
     probe = min(TEXT_FIRST_MAX_ROWS if text_first_rows is None else text_first_rows, cap)
-    if search.query and full_text_supported() and _estimated_rows(_text_hits(search)) <= probe:
+    if search.query and full_text_supported() and _words_estimate(search) <= probe:
         matches, params = _text_first_matches(search, cap=cap, probe=probe)
     else:
         matches, params = _planned_matches(search, cap=cap)
     return _first_page_statement(matches, params, search, size=size)
+
+
+# How long a words' row estimate is reused: PostgreSQL's statistics of the
+# stored vector change only when the table is analyzed (autovacuum, after a
+# tenth of it changed), and a stale estimate costs time, never correctness:
+# the text-first statement checks the real count in its gate.
+ESTIMATE_TTL_SECONDS = 300.0
+ESTIMATE_CACHE_SIZE = 4_096
+_estimates: OrderedDict[tuple[str, bool], tuple[float, float]] = OrderedDict()
+_estimates_lock = threading.Lock()
+
+
+def _words_estimate(search: LogSearch) -> float:
+    """PostgreSQL's estimate of the lines the query's words match (within the
+    partial index's levels when the search is): `_estimated_rows`, kept per
+    (query, severe) in this process for ESTIMATE_TTL_SECONDS. Asking costs a
+    round trip and compiling the query (~1.4 ms of a ~12 ms request, measured
+    in docs/BENCHMARKS-LOGS.md); operators repeat their words."""
+    key = (search.query, _within_severe(search))
+    now = time.monotonic()
+    with _estimates_lock:
+        cached = _estimates.get(key)
+        if cached is not None and cached[1] > now:
+            _estimates.move_to_end(key)
+            return cached[0]
+    rows = _estimated_rows(_text_hits(search))
+    with _estimates_lock:
+        _estimates[key] = (rows, now + ESTIMATE_TTL_SECONDS)
+        _estimates.move_to_end(key)
+        while len(_estimates) > ESTIMATE_CACHE_SIZE:
+            _estimates.popitem(last=False)
+    return rows
+
+
+def forget_estimates() -> None:
+    """Drop the remembered estimates (tests; after loading data by hand)."""
+    with _estimates_lock:
+        _estimates.clear()
 
 
 def _estimated_rows(queryset: QuerySet) -> float:
@@ -370,9 +412,13 @@ def _text_hits(search: LogSearch) -> QuerySet[SystemLog]:
     """The lines the query's words match, restricted to the partial index's
     levels when the search's levels lie within them."""
     hits = _text_matching(search)
-    if search.levels and set(search.levels) <= set(SEVERE_LEVELS):
+    if _within_severe(search):
         hits = hits.filter(level__in=SEVERE_LEVELS)
     return hits
+
+
+def _within_severe(search: LogSearch) -> bool:
+    return bool(search.levels) and set(search.levels) <= set(SEVERE_LEVELS)
 
 
 def _text_first_matches(search: LogSearch, *, cap: int, probe: int) -> tuple[str, list[Any]]:

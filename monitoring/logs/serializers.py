@@ -1,6 +1,7 @@
 """Shapes of the logs API: what a SystemLog and a LogArchive look like, and
 the validated bodies and query strings of the read endpoints."""
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,53 @@ class SystemLogSerializer(serializers.ModelSerializer):
     def get_rank(self, obj: SystemLog) -> float | None:
         rank = getattr(obj, "rank", None)
         return None if rank is None else round(float(rank), 6)
+
+
+# DRF's own field, for its exact rendering of a time (current time zone, ISO
+# 8601, "Z" for UTC).
+_TIME = serializers.DateTimeField(read_only=True)
+
+
+def log_lines_data(rows: Iterable[SystemLog]) -> list[dict[str, Any]]:
+    """What `SystemLogSerializer(rows, many=True).data` holds, the same keys
+    in the same order, built directly: DRF's per-field machinery (bound-field
+    copies, a get_attribute and a to_representation per field and row) took
+    ~2.5 ms for a page of 50 lines, more than the search's SQL.
+    tests/monitoring/test_log_search.py holds the two to the same output."""
+    time = _TIME.to_representation
+    data = []
+    for row in rows:
+        rank = getattr(row, "rank", None)
+        duration, memory, status = row.duration_ms, row.memory_bytes, row.http_status
+        data.append(
+            {
+                "id": row.pk,
+                "timestamp": time(row.timestamp),
+                "level": row.level,
+                "message": row.message,
+                "source": row.source,
+                "logger": row.logger,
+                "correlation_id": row.correlation_id,
+                "request_id": row.request_id,
+                "trace_id": row.trace_id,
+                "span_id": row.span_id,
+                "duration_ms": None if duration is None else float(duration),
+                "memory_bytes": None if memory is None else int(memory),
+                "http_method": row.http_method,
+                "http_path": row.http_path,
+                "http_status": None if status is None else int(status),
+                "client_ip": None if row.client_ip is None else str(row.client_ip),
+                "user": row.user_id,
+                "exception_type": row.exception_type,
+                "exception_message": row.exception_message,
+                "stack_trace": row.stack_trace,
+                "has_exception": row.has_exception,
+                "context": row.context,
+                "restored_from": row.restored_from_id,
+                "rank": None if rank is None else round(float(rank), 6),
+            }
+        )
+    return data
 
 
 class LogArchiveSerializer(serializers.ModelSerializer):

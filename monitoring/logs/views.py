@@ -29,6 +29,7 @@ from monitoring.logs.serializers import (
     RecentErrorsQuerySerializer,
     SystemLogSerializer,
     TimeRangeQuerySerializer,
+    log_lines_data,
     valid_correlation_id,
 )
 from monitoring.models import LogArchive, SystemLog
@@ -113,7 +114,7 @@ class LogSearchView(APIView):
                 "next_offset": offset + limit if more and not cursor else None,
                 "previous": None,
                 "full_text": selectors.full_text_supported(),
-                "results": SystemLogSerializer(rows, many=True).data,
+                "results": log_lines_data(rows),
             }
         )
 
