@@ -184,10 +184,14 @@ def test_a_wrong_remembered_estimate_changes_the_statement_never_the_answer(logs
     selectors._estimates[(search.query, True)] = (remembered, float("inf"))
     wrong = selectors.log_search_page(search, limit=2, cap=100)
     assert [row.pk for row in wrong.rows] == [row.pk for row in right.rows]
-    assert (wrong.more, wrong.count, wrong.count_is_exact) == (right.more, right.count, right.count_is_exact) == (
-        True,
-        3,
-        True,
+    assert (
+        (wrong.more, wrong.count, wrong.count_is_exact)
+        == (right.more, right.count, right.count_is_exact)
+        == (
+            True,
+            3,
+            True,
+        )
     )
 
 
