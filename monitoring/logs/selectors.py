@@ -267,9 +267,22 @@ def capped_count(queryset: QuerySet, *, cap: int) -> tuple[int, bool]:
     return min(counted, cap), counted <= cap
 
 
+# What a search hands back per line: the value of every column (by attname:
+# `user_id`, `restored_from_id`), and `rank` when the query ranks.
+LINE_FIELDS = tuple(field.attname for field in SystemLog._meta.concrete_fields)
+
+
+def _lines(queryset: QuerySet[SystemLog]) -> QuerySet:
+    """The queryset's lines as dicts of column values rather than models:
+    the endpoint only renders them, and building 51 model instances cost
+    ~0.75 ms of a first page whose statement takes ~1.5."""
+    ranked = "rank" in queryset.query.annotations
+    return queryset.values(*LINE_FIELDS, *(["rank"] if ranked else []))
+
+
 @dataclass
 class SearchPage:
-    rows: list[SystemLog]
+    rows: list[dict[str, Any]]  # LINE_FIELDS (and rank) of each line
     more: bool  # there are rows after these
     count: int  # all matches, exact up to the cap
     count_is_exact: bool
@@ -290,14 +303,14 @@ def log_search_page(
         if total <= cap:
             return SearchPage(rows[:limit], len(rows) > limit, total, True)
         # More than cap matches: those rows were not necessarily the first ones.
-        rows = list(log_search(search)[: limit + 1])
+        rows = list(_lines(log_search(search))[: limit + 1])
         return SearchPage(rows[:limit], len(rows) > limit, cap, False)
 
     queryset = log_search(search)
     page = queryset
     if after is not None:
         page = after_cursor(queryset, timestamp=after[0], pk=after[1], order=search.order)
-    rows = list(page[offset : offset + limit + 1])
+    rows = list(_lines(page)[offset : offset + limit + 1])
     more = len(rows) > limit
     if not more and not offset and after is None:
         count, exact = len(rows), True  # the whole result is on this page
@@ -306,11 +319,32 @@ def log_search_page(
     return SearchPage(rows[:limit], more, count, exact)
 
 
-def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[SystemLog], int]:
-    """(the first `size` matching rows in time order, how many matches up to
+def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[dict[str, Any]], int]:
+    """(the first `size` matching lines in time order, how many matches up to
     cap+1), in one statement: see `first_page_sql`."""
-    rows = list(SystemLog.objects.raw(*first_page_sql(search, size=size, cap=cap)))
-    return rows, rows[0].total if rows else 0
+    return first_page_lines(*first_page_sql(search, size=size, cap=cap))
+
+
+def first_page_lines(sql: str, params: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    """Runs a first-page statement: (its lines, its `total`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    # Each column's value as the ORM reads it (the JSON one decoded, SQLite's
+    # times parsed), with the converters RawQuerySet would apply.
+    table = SystemLog._meta.db_table
+    columns = [SystemLog._meta.get_field(name).get_col(table) if name in LINE_FIELDS else None for name in names]
+    compiler = connection.ops.compiler("SQLCompiler")(SystemLog.objects.none().query, connection, None)
+    converters = compiler.get_converters(columns)
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    lines, total = [], 0
+    for row in rows:
+        line = dict(zip(names, row, strict=True))
+        total = line.pop("total")
+        lines.append(line)
+    return lines, total
 
 
 def first_page_sql(

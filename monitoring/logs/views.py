@@ -68,8 +68,8 @@ class LogListView(generics.ListAPIView):
         return Response({"created": len(ids), "ids": ids}, status=status.HTTP_201_CREATED)
 
 
-def _encode_cursor(log: SystemLog) -> str:
-    return base64.urlsafe_b64encode(f"{log.timestamp.isoformat()}|{log.pk}".encode()).decode()
+def _encode_cursor(line: dict) -> str:
+    return base64.urlsafe_b64encode(f"{line['timestamp'].isoformat()}|{line['id']}".encode()).decode()
 
 
 def _decode_cursor(cursor: str) -> tuple:

@@ -136,7 +136,7 @@ def test_a_first_page_and_its_count_are_one_statement(logs, django_assert_num_qu
     # lines the words match (EXPLAIN, nothing executed): see first_page_sql.
     with django_assert_num_queries(2 if selectors.full_text_supported() else 1):
         page = selectors.log_search_page(search, limit=1, cap=100)
-    assert [row.message for row in page.rows] == ["Payments reconciled"]
+    assert [row["message"] for row in page.rows] == ["Payments reconciled"]
     assert (page.more, page.count, page.count_is_exact) == (True, 3, True)
 
 
@@ -150,7 +150,7 @@ def test_a_repeated_search_reuses_the_words_estimate_and_finds_the_same_page(log
     with django_assert_num_queries(2):  # one statement each
         again = selectors.log_search_page(search, limit=1, cap=100)
         selectors.log_search_page(other_window, limit=1, cap=100)
-    assert [row.pk for row in again.rows] == [row.pk for row in first.rows]
+    assert [row["id"] for row in again.rows] == [row["id"] for row in first.rows]
     assert (again.more, again.count, again.count_is_exact) == (first.more, first.count, first.count_is_exact)
     # Other words, or levels beyond the partial index's, are asked for anew.
     for other in (selectors.LogSearch(query="disk"), selectors.LogSearch(query="payment", levels=["info"])):
@@ -183,7 +183,7 @@ def test_a_wrong_remembered_estimate_changes_the_statement_never_the_answer(logs
     monkeypatch.setattr(selectors, "TEXT_FIRST_MAX_ROWS", 2)  # the words match 3 lines of those levels
     selectors._estimates[(search.query, True)] = (remembered, float("inf"))
     wrong = selectors.log_search_page(search, limit=2, cap=100)
-    assert [row.pk for row in wrong.rows] == [row.pk for row in right.rows]
+    assert [row["id"] for row in wrong.rows] == [row["id"] for row in right.rows]
     assert (
         (wrong.more, wrong.count, wrong.count_is_exact)
         == (right.more, right.count, right.count_is_exact)
