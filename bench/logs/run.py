@@ -21,6 +21,7 @@ N entries again (`--only b,c,d` on a database where (a) once ran).
 """
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -337,18 +338,24 @@ def bench_search(total: int, port: int, staff_token: str, rounds: int = 200, ili
         "floor": Server(port + 2, workers=1, app=peer_app,
                         extra_env={"LOG_CAPTURE": "0", "BENCH_LOG_SEARCH_PEER": "floor"}),
     }  # fmt: skip
-    session = requests.Session()
-    headers = {"Authorization": f"Token {staff_token}"}
+    # The client: one keep-alive http.client connection per server, the body
+    # encoded before the clock starts. `requests` (used before) added ~1.7 ms
+    # of its own to every request, on either side, measured side by side.
+    connections = {side: http.client.HTTPConnection("127.0.0.1", server.port) for side, server in servers.items()}
+    headers = {"Authorization": f"Token {staff_token}", "Content-Type": "application/json"}
     searches = bodies(3, rounds)
     answers: dict[str, dict[int, tuple]] = {"full text": {}, "ILIKE": {}}
 
     def post(side: str, index: int, body: dict) -> float:
+        payload = json.dumps(body).encode()
         started = time.perf_counter()
-        response = session.post(f"{servers[side].url}/api/v1/logs/search", json=body, headers=headers)
+        connections[side].request("POST", "/api/v1/logs/search", body=payload, headers=headers)
+        response = connections[side].getresponse()
+        content = response.read()
         took = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200, response.text[:300]
+        assert response.status == 200, content[:300]
         if side in answers:
-            data = response.json()
+            data = json.loads(content)
             answers[side][index] = (data["count"], [row["id"] for row in data["results"]])
         return took
 
@@ -379,6 +386,8 @@ def bench_search(total: int, port: int, staff_token: str, rounds: int = 200, ili
         for index, body in enumerate(searches):
             floor_ms.append(post("floor", index, body))
     finally:
+        for client in connections.values():
+            client.close()
         for server in servers.values():
             server.stop()
     same = sum(answers["full text"][index] == answers["ILIKE"][index] for index in range(len(searches)))
