@@ -5,11 +5,15 @@
 (a) ingest of N entries through POST logs/ (gunicorn, 10,000 per request)
     vs PostgreSQL COPY of the same rows into the same table (same indexes);
 (b) with N stored entries: p50/p95 of POST logs/search (full-text query +
-    level + time range); the endpoint's first-page statement vs the same
-    statement with `message ILIKE '%term%'` (client-timed, in the database
-    right after itself, and each side in its steady state), and the plain
-    page query vs its ILIKE twin; also BRIN vs B-tree on time (size and a
-    range count);
+    level + time range) over HTTP next to the same endpoint with the text
+    match swapped for `message ILIKE '%term%'` (bench/logs/peer.py), each
+    side in its steady state: the headline; then both over HTTP right after
+    the same request, the endpoint's fixed cost (its search stubbed out), the
+    endpoint's first-page statement vs the same statement with ILIKE
+    (client-timed, in the database right after itself, and each side in its
+    steady state), and the plain page query vs its ILIKE twin; also BRIN vs
+    B-tree on time (size and a range count). Its servers listen on --port,
+    --port + 1 and --port + 2;
 (c) archiving N entries: rows/s and the archiving process's peak memory;
 (d) per-request overhead of log capture: requests/s with capture on vs off.
 
