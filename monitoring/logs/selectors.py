@@ -3,6 +3,9 @@
 
 import json
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -264,9 +267,22 @@ def capped_count(queryset: QuerySet, *, cap: int) -> tuple[int, bool]:
     return min(counted, cap), counted <= cap
 
 
+# What a search hands back per line: the value of every column (by attname:
+# `user_id`, `restored_from_id`), and `rank` when the query ranks.
+LINE_FIELDS = tuple(field.attname for field in SystemLog._meta.concrete_fields)
+
+
+def _lines(queryset: QuerySet[SystemLog]) -> QuerySet:
+    """The queryset's lines as dicts of column values rather than models:
+    the endpoint only renders them, and building 51 model instances cost
+    ~0.75 ms of a first page whose statement takes ~1.5."""
+    ranked = "rank" in queryset.query.annotations
+    return queryset.values(*LINE_FIELDS, *(["rank"] if ranked else []))
+
+
 @dataclass
 class SearchPage:
-    rows: list[SystemLog]
+    rows: list[dict[str, Any]]  # LINE_FIELDS (and rank) of each line
     more: bool  # there are rows after these
     count: int  # all matches, exact up to the cap
     count_is_exact: bool
@@ -287,14 +303,14 @@ def log_search_page(
         if total <= cap:
             return SearchPage(rows[:limit], len(rows) > limit, total, True)
         # More than cap matches: those rows were not necessarily the first ones.
-        rows = list(log_search(search)[: limit + 1])
+        rows = list(_lines(log_search(search))[: limit + 1])
         return SearchPage(rows[:limit], len(rows) > limit, cap, False)
 
     queryset = log_search(search)
     page = queryset
     if after is not None:
         page = after_cursor(queryset, timestamp=after[0], pk=after[1], order=search.order)
-    rows = list(page[offset : offset + limit + 1])
+    rows = list(_lines(page)[offset : offset + limit + 1])
     more = len(rows) > limit
     if not more and not offset and after is None:
         count, exact = len(rows), True  # the whole result is on this page
@@ -303,11 +319,32 @@ def log_search_page(
     return SearchPage(rows[:limit], more, count, exact)
 
 
-def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[SystemLog], int]:
-    """(the first `size` matching rows in time order, how many matches up to
+def _first_page(search: LogSearch, *, size: int, cap: int) -> tuple[list[dict[str, Any]], int]:
+    """(the first `size` matching lines in time order, how many matches up to
     cap+1), in one statement: see `first_page_sql`."""
-    rows = list(SystemLog.objects.raw(*first_page_sql(search, size=size, cap=cap)))
-    return rows, rows[0].total if rows else 0
+    return first_page_lines(*first_page_sql(search, size=size, cap=cap))
+
+
+def first_page_lines(sql: str, params: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    """Runs a first-page statement: (its lines, its `total`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    # Each column's value as the ORM reads it (the JSON one decoded, SQLite's
+    # times parsed), with the converters RawQuerySet would apply.
+    table = SystemLog._meta.db_table
+    columns = [SystemLog._meta.get_field(name).get_col(table) if name in LINE_FIELDS else None for name in names]
+    compiler = connection.ops.compiler("SQLCompiler")(SystemLog.objects.none().query, connection, None)
+    converters = compiler.get_converters(columns)
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    lines, total = [], 0
+    for row in rows:
+        line = dict(zip(names, row, strict=True))
+        total = line.pop("total")
+        lines.append(line)
+    return lines, total
 
 
 def first_page_sql(
@@ -326,13 +363,52 @@ def first_page_sql(
     estimates (EXPLAIN, from its statistics of the stored vector) to match at
     most `text_first_rows` lines reads them first (`_text_first_matches`);
     any other search leaves the plan to PostgreSQL (`_planned_matches`). The
-    estimate is one more round trip without execution (a few tenths of a ms)."""
+    estimate is one more round trip without execution, so it is remembered
+    per process for a few minutes (`_words_estimate`)."""
     probe = min(TEXT_FIRST_MAX_ROWS if text_first_rows is None else text_first_rows, cap)
-    if search.query and full_text_supported() and _estimated_rows(_text_hits(search)) <= probe:
+    if search.query and full_text_supported() and _words_estimate(search) <= probe:
         matches, params = _text_first_matches(search, cap=cap, probe=probe)
     else:
         matches, params = _planned_matches(search, cap=cap)
     return _first_page_statement(matches, params, search, size=size)
+
+
+# How long a words' row estimate is reused: PostgreSQL's statistics of the
+# stored vector change only when the table is analyzed (autovacuum, after a
+# tenth of it changed), and a stale estimate costs time, never correctness:
+# the text-first statement checks the real count in its gate.
+ESTIMATE_TTL_SECONDS = 300.0
+ESTIMATE_CACHE_SIZE = 4_096
+_estimates: OrderedDict[tuple[str, bool], tuple[float, float]] = OrderedDict()
+_estimates_lock = threading.Lock()
+
+
+def _words_estimate(search: LogSearch) -> float:
+    """PostgreSQL's estimate of the lines the query's words match (within the
+    partial index's levels when the search is): `_estimated_rows`, kept per
+    (query, severe) in this process for ESTIMATE_TTL_SECONDS. Asking costs a
+    round trip and compiling the query (~1.4 ms of a ~12 ms request, measured
+    in docs/BENCHMARKS-LOGS.md); operators repeat their words."""
+    key = (search.query, _within_severe(search))
+    now = time.monotonic()
+    with _estimates_lock:
+        cached = _estimates.get(key)
+        if cached is not None and cached[1] > now:
+            _estimates.move_to_end(key)
+            return cached[0]
+    rows = _estimated_rows(_text_hits(search))
+    with _estimates_lock:
+        _estimates[key] = (rows, now + ESTIMATE_TTL_SECONDS)
+        _estimates.move_to_end(key)
+        while len(_estimates) > ESTIMATE_CACHE_SIZE:
+            _estimates.popitem(last=False)
+    return rows
+
+
+def forget_estimates() -> None:
+    """Drop the remembered estimates (tests; after loading data by hand)."""
+    with _estimates_lock:
+        _estimates.clear()
 
 
 def _estimated_rows(queryset: QuerySet) -> float:
@@ -370,9 +446,13 @@ def _text_hits(search: LogSearch) -> QuerySet[SystemLog]:
     """The lines the query's words match, restricted to the partial index's
     levels when the search's levels lie within them."""
     hits = _text_matching(search)
-    if search.levels and set(search.levels) <= set(SEVERE_LEVELS):
+    if _within_severe(search):
         hits = hits.filter(level__in=SEVERE_LEVELS)
     return hits
+
+
+def _within_severe(search: LogSearch) -> bool:
+    return bool(search.levels) and set(search.levels) <= set(SEVERE_LEVELS)
 
 
 def _text_first_matches(search: LogSearch, *, cap: int, probe: int) -> tuple[str, list[Any]]:

@@ -1,6 +1,7 @@
 """Shapes of the logs API: what a SystemLog and a LogArchive look like, and
 the validated bodies and query strings of the read endpoints."""
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,55 @@ class SystemLogSerializer(serializers.ModelSerializer):
     def get_rank(self, obj: SystemLog) -> float | None:
         rank = getattr(obj, "rank", None)
         return None if rank is None else round(float(rank), 6)
+
+
+# DRF's own field, for its exact rendering of a time (current time zone, ISO
+# 8601, "Z" for UTC).
+_TIME = serializers.DateTimeField(read_only=True)
+
+
+def log_lines_data(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What `SystemLogSerializer(rows, many=True).data` holds for the same
+    rows, the same keys in the same order, built directly from a search's
+    lines (selectors.LINE_FIELDS: column values, and rank): DRF's per-field
+    machinery (bound-field copies, a get_attribute and a to_representation
+    per field and line) took ~2.5 ms for a page of 50, more than the search's
+    SQL. tests/monitoring/test_log_search.py holds the two to the same output."""
+    time = _TIME.to_representation
+    data = []
+    for line in lines:
+        rank, duration, memory = line.get("rank"), line["duration_ms"], line["memory_bytes"]
+        status, client_ip = line["http_status"], line["client_ip"]
+        data.append(
+            {
+                "id": line["id"],
+                "timestamp": time(line["timestamp"]),
+                "level": line["level"],
+                "message": line["message"],
+                "source": line["source"],
+                "logger": line["logger"],
+                "correlation_id": line["correlation_id"],
+                "request_id": line["request_id"],
+                "trace_id": line["trace_id"],
+                "span_id": line["span_id"],
+                "duration_ms": None if duration is None else float(duration),
+                "memory_bytes": None if memory is None else int(memory),
+                "http_method": line["http_method"],
+                "http_path": line["http_path"],
+                "http_status": None if status is None else int(status),
+                "client_ip": None if client_ip is None else str(client_ip),
+                "user": line["user_id"],
+                "exception_type": line["exception_type"],
+                "exception_message": line["exception_message"],
+                "stack_trace": line["stack_trace"],
+                # SystemLog.has_exception
+                "has_exception": bool(line["exception_type"] or line["stack_trace"]),
+                "context": line["context"],
+                "restored_from": line["restored_from_id"],
+                "rank": None if rank is None else round(float(rank), 6),
+            }
+        )
+    return data
 
 
 class LogArchiveSerializer(serializers.ModelSerializer):

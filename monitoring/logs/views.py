@@ -29,6 +29,7 @@ from monitoring.logs.serializers import (
     RecentErrorsQuerySerializer,
     SystemLogSerializer,
     TimeRangeQuerySerializer,
+    log_lines_data,
     valid_correlation_id,
 )
 from monitoring.models import LogArchive, SystemLog
@@ -67,8 +68,8 @@ class LogListView(generics.ListAPIView):
         return Response({"created": len(ids), "ids": ids}, status=status.HTTP_201_CREATED)
 
 
-def _encode_cursor(log: SystemLog) -> str:
-    return base64.urlsafe_b64encode(f"{log.timestamp.isoformat()}|{log.pk}".encode()).decode()
+def _encode_cursor(line: dict) -> str:
+    return base64.urlsafe_b64encode(f"{line['timestamp'].isoformat()}|{line['id']}".encode()).decode()
 
 
 def _decode_cursor(cursor: str) -> tuple:
@@ -113,7 +114,7 @@ class LogSearchView(APIView):
                 "next_offset": offset + limit if more and not cursor else None,
                 "previous": None,
                 "full_text": selectors.full_text_supported(),
-                "results": SystemLogSerializer(rows, many=True).data,
+                "results": log_lines_data(rows),
             }
         )
 

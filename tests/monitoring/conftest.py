@@ -24,3 +24,14 @@ def _fast_password_hashing(settings):
     # Personas are made in nearly every test; the production hasher's cost
     # protects stored passwords and only slows the suite down here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_search_estimates():
+    # The text-first decision remembers PostgreSQL's row estimate per words
+    # for a few minutes; each test's rows are new, so is its estimate.
+    from monitoring.logs import selectors
+
+    selectors.forget_estimates()
+    yield
+    selectors.forget_estimates()

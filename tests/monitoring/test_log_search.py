@@ -1,13 +1,16 @@
 """POST logs/search and the other read endpoints (staff only)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from monitoring.logs import conf, selectors
-from monitoring.models import SystemLog
+from monitoring.logs.serializers import SystemLogSerializer
+from monitoring.models import LogArchive, SystemLog
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +136,103 @@ def test_a_first_page_and_its_count_are_one_statement(logs, django_assert_num_qu
     # lines the words match (EXPLAIN, nothing executed): see first_page_sql.
     with django_assert_num_queries(2 if selectors.full_text_supported() else 1):
         page = selectors.log_search_page(search, limit=1, cap=100)
-    assert [row.message for row in page.rows] == ["Payments reconciled"]
+    assert [row["message"] for row in page.rows] == ["Payments reconciled"]
     assert (page.more, page.count, page.count_is_exact) == (True, 3, True)
+
+
+def test_a_repeated_search_reuses_the_words_estimate_and_finds_the_same_page(logs, django_assert_num_queries):
+    """The row estimate that decides the first page's statement is remembered
+    per words (and partial-index levels) in the process: the same words again
+    cost the one statement, and the page does not change."""
+    search = selectors.LogSearch(query="payment", levels=["error", "critical"])
+    first = selectors.log_search_page(search, limit=1, cap=100)
+    other_window = selectors.LogSearch(query="payment", levels=["critical"], start=T0, end=T0 + timedelta(hours=1))
+    with django_assert_num_queries(2):  # one statement each
+        again = selectors.log_search_page(search, limit=1, cap=100)
+        selectors.log_search_page(other_window, limit=1, cap=100)
+    assert [row["id"] for row in again.rows] == [row["id"] for row in first.rows]
+    assert (again.more, again.count, again.count_is_exact) == (first.more, first.count, first.count_is_exact)
+    # Other words, or levels beyond the partial index's, are asked for anew.
+    for other in (selectors.LogSearch(query="disk"), selectors.LogSearch(query="payment", levels=["info"])):
+        with django_assert_num_queries(2 if selectors.full_text_supported() else 1):
+            selectors.log_search_page(other, limit=1, cap=100)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the row estimate is PostgreSQL's")
+def test_a_remembered_estimate_is_asked_again_after_its_ttl(logs, monkeypatch, django_assert_num_queries):
+    search = selectors.LogSearch(query="payment")
+    clock = [1000.0]
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: clock[0])
+    selectors.log_search_page(search, limit=1, cap=100)
+    clock[0] += selectors.ESTIMATE_TTL_SECONDS - 1
+    with django_assert_num_queries(1):
+        selectors.log_search_page(search, limit=1, cap=100)
+    clock[0] += 2
+    with django_assert_num_queries(2):
+        selectors.log_search_page(search, limit=1, cap=100)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the row estimate is PostgreSQL's")
+@pytest.mark.parametrize("remembered", [0.0, 1e9])
+def test_a_wrong_remembered_estimate_changes_the_statement_never_the_answer(logs, monkeypatch, remembered):
+    """An estimate remembered from before the words became common (or rare)
+    sends the search down the other statement; its page and count are those
+    of the right one."""
+    search = selectors.LogSearch(query="payment", levels=["error", "critical", "warning"])
+    right = selectors.log_search_page(search, limit=2, cap=100)
+    monkeypatch.setattr(selectors, "TEXT_FIRST_MAX_ROWS", 2)  # the words match 3 lines of those levels
+    selectors._estimates[(search.query, True)] = (remembered, float("inf"))
+    wrong = selectors.log_search_page(search, limit=2, cap=100)
+    assert [row["id"] for row in wrong.rows] == [row["id"] for row in right.rows]
+    assert (
+        (wrong.more, wrong.count, wrong.count_is_exact)
+        == (right.more, right.count, right.count_is_exact)
+        == (
+            True,
+            3,
+            True,
+        )
+    )
+
+
+def test_the_search_results_are_what_the_model_serializer_gives(staff_client, logs, alice):
+    """The endpoint builds its rows without DRF's per-field machinery
+    (serializers.log_lines_data); it must say exactly what
+    SystemLogSerializer says, for every kind of value a line can hold."""
+    archive = LogArchive.objects.create(cutoff=T0, first_id=1, last_id=2)
+    _log(
+        6,
+        "Payment retried after timeout",
+        level="error",
+        logger="billing.retry",
+        request_id="r-9",
+        trace_id="t" * 32,
+        span_id="s" * 16,
+        duration_ms=12.5,
+        memory_bytes=2**40,
+        http_method="POST",
+        http_path="/pay/ünï",
+        http_status=503,
+        client_ip="2001:db8::1",
+        user=alice,
+        exception_type="TimeoutError",
+        exception_message="took too long",
+        stack_trace="Traceback (most recent call last): ...",
+        context={"attempt": 2, "nested": {"list": [1, 2.5, None, "x"], "ok": True}},
+        restored_from=archive,
+    )
+    SystemLog.objects.create(timestamp=T0 + timedelta(minutes=7, microseconds=123456), message="Payment at a fraction")
+    for body in ({"query": "payment"}, {"query": "payment", "order": "relevance"}, {}, {"limit": 3, "offset": 2}):
+        response = staff_client.post(URL, body, format="json")
+        assert response.status_code == 200
+        results = response.json()["results"]
+        ids = [row["id"] for row in results]
+        search = selectors.LogSearch(query=body.get("query", ""), order=body.get("order", "newest"))
+        instances = {row.pk: row for row in selectors.log_search(search).filter(pk__in=ids)}
+        expected = SystemLogSerializer([instances[pk] for pk in ids], many=True).data
+        assert results == json.loads(JSONRenderer().render(expected))
+        assert [list(row) for row in results] == [list(row) for row in expected]
+    assert {row["http_path"] for row in staff_client.post(URL, {}, format="json").json()["results"]} >= {"/pay/ünï"}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the stored tsvector column is PostgreSQL-only")

@@ -89,7 +89,7 @@ def _pages(search: selectors.LogSearch, *, text_first_rows: int, monkeypatch) ->
     monkeypatch.setattr(selectors, "TEXT_FIRST_MAX_ROWS", text_first_rows)
     with CaptureQueriesContext(connection) as queries:
         page = selectors.log_search_page(search, limit=5, cap=10_000)
-    return [row.pk for row in page.rows], page.count, page.more, queries.captured_queries[-1]["sql"]
+    return [row["id"] for row in page.rows], page.count, page.more, queries.captured_queries[-1]["sql"]
 
 
 @pytest.mark.parametrize(
