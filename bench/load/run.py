@@ -243,6 +243,31 @@ async def client(session, base, tokens, until, stats, number: int, think: float)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time used so far by the load clients (this process), gunicorn
+    (master and workers), PostgreSQL and Redis (every process of theirs, so
+    other clients' work counts too) and the whole machine: where the cores
+    went."""
+
+    def used(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # gone meanwhile
+            return 0.0
+        return times.user + times.system
+
+    master = psutil.Process(server_pid)
+    machine = psutil.cpu_times()
+    return {
+        "clients": time.process_time(),
+        "gunicorn": sum(used(p) for p in [master, *master.children(recursive=True)]),
+        "postgresql": sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"),
+        "redis": sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"),
+        # Every process, ours or not (nice included): what the cores did.
+        "machine": machine.user + machine.system + machine.nice + machine.irq + machine.softirq,
+    }
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
@@ -307,7 +332,9 @@ def main() -> None:
         sampler = Sampler(server.pid, env, base)
         sampler.start()
         load_before = os.getloadavg()[0]
+        cpu_before = cpu_seconds(server.pid)
         stats = asyncio.run(drive(args, tokens))
+        cpu_used = {name: after - cpu_before[name] for name, after in cpu_seconds(server.pid).items()}
         load_after = os.getloadavg()[0]
         final = scrape(base)
         sampler.stop.set()
@@ -352,6 +379,10 @@ def main() -> None:
         f" errors {final.get('aggregator_db_pool_errors', 0):.0f}"
     )
     print(f"PostgreSQL: peak connections to the database {sampler.connections}, peak busy {sampler.busy}")
+    print(
+        f"CPU seconds during the run, of {os.cpu_count() * args.duration} available: "
+        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu_used.items())
+    )
     bad = sorted({str(s) for rows in stats.values() for _, s in rows if is_error(s)})
     if bad or SAMPLES:
         print(f"failures seen: {bad}")
