@@ -5,12 +5,12 @@ import json
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
@@ -379,8 +379,9 @@ def first_page_sql(
 # the text-first statement checks the real count in its gate.
 ESTIMATE_TTL_SECONDS = 300.0
 ESTIMATE_CACHE_SIZE = 4_096
-_estimates: OrderedDict[tuple[str, bool], tuple[float, float]] = OrderedDict()
-_estimates_lock = threading.Lock()
+# The timer is looked up on each call so tests can move the clock.
+_estimates = TTLCache(maxsize=ESTIMATE_CACHE_SIZE, ttl=ESTIMATE_TTL_SECONDS, timer=lambda: time.monotonic())
+_estimates_lock = threading.Lock()  # cachetools' caches are not thread-safe
 
 
 def _words_estimate(search: LogSearch) -> float:
@@ -390,18 +391,12 @@ def _words_estimate(search: LogSearch) -> float:
     round trip and compiling the query (~1.4 ms of a ~12 ms request, measured
     in docs/BENCHMARKS-LOGS.md); operators repeat their words."""
     key = (search.query, _within_severe(search))
-    now = time.monotonic()
     with _estimates_lock:
-        cached = _estimates.get(key)
-        if cached is not None and cached[1] > now:
-            _estimates.move_to_end(key)
-            return cached[0]
-    rows = _estimated_rows(_text_hits(search))
-    with _estimates_lock:
-        _estimates[key] = (rows, now + ESTIMATE_TTL_SECONDS)
-        _estimates.move_to_end(key)
-        while len(_estimates) > ESTIMATE_CACHE_SIZE:
-            _estimates.popitem(last=False)
+        rows = _estimates.get(key)
+    if rows is None:
+        rows = _estimated_rows(_text_hits(search))
+        with _estimates_lock:
+            _estimates[key] = rows
     return rows
 
 
