@@ -18,4 +18,4 @@ ENV AGG_VAR_DIR=/app/var
 RUN mkdir -p /app/var
 EXPOSE 8000
 # The same image runs the worker: `celery -A aggregator worker` (and `beat`).
-CMD ["gunicorn", "-c", "health/gunicorn_conf.py", "aggregator.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300"]
+CMD ["gunicorn", "-c", "health/gunicorn_conf.py", "aggregator.wsgi", "--bind", "0.0.0.0:8000"]

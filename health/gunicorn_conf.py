@@ -1,6 +1,14 @@
-"""gunicorn settings that keep Prometheus metrics right with many workers.
+"""gunicorn settings: how the web server runs (`make run`, the Dockerfile and
+bench/load all start it with this file), and what keeps Prometheus metrics
+right with many workers.
 
-Use it with `gunicorn -c health/gunicorn_conf.py aggregator.wsgi ...`.
+Use it with `gunicorn -c health/gunicorn_conf.py aggregator.wsgi --bind ...`.
+
+Workers: `gthread`, WEB_CONCURRENCY processes (default 2: one per core of
+the reference machine) of WEB_THREADS threads (default 8: they cover the
+waits on PostgreSQL and Redis; each holds at most one database connection).
+Measured against 4 × 4 and sync workers in docs/RELIABILITY.md. No access
+log: the structured `request_finished` line is the access line.
 
 prometheus-client picks its storage when it is first imported, so the
 multiprocess folder must be in the environment before any worker imports
@@ -25,6 +33,12 @@ _VAR_DIR = _BASE_DIR / os.environ.get("AGG_VAR_DIR", "var")
 
 
 _FOLDER = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_VAR_DIR / "prometheus"))
+
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+keepalive = 5
+timeout = 300  # a tus PATCH of a large chunk on a slow link
 
 
 def _pid_alive(pid: int) -> bool:

@@ -112,7 +112,8 @@ class Server:
 
 class Gunicorn(Server):
     """`gunicorn aggregator.wsgi` with the project's gunicorn config
-    (health/gunicorn_conf.py: multiprocess metrics, as in production)."""
+    (health/gunicorn_conf.py: gthread workers and multiprocess metrics, as in
+    production)."""
 
     def __init__(
         self, port: int, env: dict[str, str], log_path: Path, workers: int = 2, worker_timeout: int = 120
