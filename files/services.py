@@ -271,7 +271,9 @@ def _locked(path: Path):
                 time.sleep(0.05)
         yield handle
     finally:
-        handle.close()
+        # A finished upload's file may be unlinked by now (its content was
+        # already stored): closing it frees its blocks, off the request path.
+        storage.close_file(handle)
 
 
 def _already_complete(upload: FileUpload, offset: int) -> FileUpload:
