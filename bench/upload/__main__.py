@@ -143,9 +143,15 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
         .splitlines()[-1]
     )
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
+    # The production command line (Procfile, Dockerfile): its config file
+    # (Prometheus multiprocess metrics) and the access log, which goes to a
+    # file here. One worker instead of 2-3: tuspy sends one request at a time.
+    access_log = open(work / "access.log", "ab")  # noqa: SIM115 - the server's stdout for its lifetime
     process = subprocess.Popen(
         [
             gunicorn,
+            "-c",
+            "health/gunicorn_conf.py",
             "aggregator.wsgi",
             "-b",
             f"127.0.0.1:{port}",
@@ -153,12 +159,16 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
             "1",
             "--timeout",
             "300",
+            "--access-logfile",
+            "-",
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
         env=env,
+        stdout=access_log,
     )
+    access_log.close()
     wait_port(port, process)
     return process, token
 
@@ -231,13 +241,16 @@ def main() -> None:
         mib = size / (1 << 20)
         print(f"upload of {mib:.0f} MiB with tuspy, {CHUNK >> 20} MiB chunks, {args.rounds} alternating rounds")
         ours_median = statistics.median(ours)
-        print(f"  aggregator (gunicorn, 1 worker): {mib / ours_median:8.1f} MiB/s  (median {ours_median:.2f} s)")
+        label = "aggregator (gunicorn, 1 sync worker):"
+        print(f"  {label:38}{mib / ours_median:8.1f} MiB/s  (median {ours_median:.2f} s)")
         print("    rounds: " + ", ".join(f"{mib / t:.1f}" for t in ours))
         if peer:
             peer_median = statistics.median(peer)
-            print(f"  @tus/server + @tus/file-store:   {mib / peer_median:8.1f} MiB/s  (median {peer_median:.2f} s)")
+            print(
+                f"  {'@tus/server + @tus/file-store:':38}{mib / peer_median:8.1f} MiB/s  (median {peer_median:.2f} s)"
+            )
             print("    rounds: " + ", ".join(f"{mib / t:.1f}" for t in peer))
-            print(f"  ratio aggregator / @tus/server:  {peer_median / ours_median:8.2f}x  (of the medians)")
+            print(f"  {'ratio aggregator / @tus/server:':38}{peer_median / ours_median:8.2f}x  (of the medians)")
             ratios = [p / o for o, p in zip(ours, peer, strict=True)]
             listed = ", ".join(f"{r:.2f}" for r in ratios)
             print(f"    per round: {listed}; median {statistics.median(ratios):.2f}x")
