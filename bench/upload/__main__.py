@@ -9,8 +9,9 @@ sha256 in Upload-Metadata. Needs `npm install` in bench/peers first.
 
 Both servers run for the whole measurement and the uploads alternate between
 them, `--rounds` times (ours first in odd rounds, the peer first in even
-ones), so a burst of load on the shared machine hits both sides alike: the
-figures are the median per side and the ratio of each round's pair.
+ones, a second's pause after each), so a burst of load on the shared machine
+hits both sides alike: the figures are the median per side and the ratio of
+each round's pair.
 Runs against the embedded defaults (SQLite, filesystem broker) in a temporary
 folder, unless DATABASE_URL etc. are set.
 """
@@ -34,6 +35,10 @@ from tusclient import client as tus_client
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / "peers"
 CHUNK = 5 * 1024 * 1024
+# A pause after each upload, so what a server does once an upload is over
+# (freeing a deleted file's blocks, writing back pages) ends before the other
+# side's upload starts.
+SETTLE = 1.0
 
 
 def parse_size(text: str) -> int:
@@ -209,12 +214,17 @@ def main() -> None:
                 peer.append(tus_upload(peer_url, data, {}))
                 shutil.rmtree(work / "peer-files", ignore_errors=True)  # disk space; not timed
                 (work / "peer-files").mkdir()
+                time.sleep(SETTLE)
+
+            def upload_ours() -> None:
+                ours.append(tus_upload(ours_url, data, headers))
+                time.sleep(SETTLE)
 
             with PeakRss(django.pid) as mem:
                 for turn in range(args.rounds):
                     if node is not None and turn % 2:
                         upload_peer()
-                    ours.append(tus_upload(ours_url, data, headers))
+                    upload_ours()
                     if node is not None and not turn % 2:
                         upload_peer()
             growth = {size: mem.peak - mem.baseline}
