@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 import structlog
-from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from aggregator.exceptions import Conflict, Gone, InvalidInput, NotFound, PayloadTooLarge, ServiceUnavailable
 from aggregator.models import Pipeline
 from aggregator.selectors import visible_to
-from files import conf, storage
+from files import conf, storage, upload_rows
 from files.chunk_file import ChunkFile, ChunkSink, head_length
 from files.hashing import ResumableSha256
 from files.models import FileStatus, FileUpload, ScanStatus, StoredBlob
@@ -209,7 +208,19 @@ def _get_for(owner, upload_id) -> FileUpload:
 
 def file_upload_get_resumable(*, owner, upload_id) -> FileUpload:
     """The upload a tus HEAD/PATCH addresses, or 404/410."""
-    upload = _get_for(owner, upload_id)
+    return _resumable(_get_for(owner, upload_id))
+
+
+def _resumable_for_append(owner, upload_id) -> FileUpload:
+    """file_upload_get_resumable for a PATCH: the same answers, from one
+    SELECT of the columns a chunk needs (files/upload_rows.py)."""
+    upload = upload_rows.read(upload_id, None if owner.is_staff else owner.pk)
+    if upload is None:
+        raise NotFound("No such upload.")
+    return _resumable(upload)
+
+
+def _resumable(upload: FileUpload) -> FileUpload:
     if upload.status == FileStatus.DELETED:
         raise Gone("This upload was terminated or has expired.")
     if upload.status == FileStatus.UPLOADING and upload.expires_at and upload.expires_at <= timezone.now():
@@ -260,7 +271,9 @@ def _locked(path: Path):
                 time.sleep(0.05)
         yield handle
     finally:
-        handle.close()
+        # A finished upload's file may be unlinked by now (its content was
+        # already stored): closing it frees its blocks, off the request path.
+        storage.close_file(handle)
 
 
 def _already_complete(upload: FileUpload, offset: int) -> FileUpload:
@@ -299,7 +312,7 @@ def file_upload_append(
         path = Path(upload.temp_path)
 
     with _locked(path) as handle:
-        upload = file_upload_get_resumable(owner=owner, upload_id=upload_id)
+        upload = _resumable_for_append(owner, upload_id)
         if upload.status != FileStatus.UPLOADING:
             return _already_complete(upload, offset)
         if Path(upload.temp_path) != path:
@@ -317,9 +330,12 @@ def file_upload_append(
         written, hasher, error = _receive(handle, offset, stream, content_length, upload.size, hasher, checksum)
         new_offset = offset + written
         expires = _expiry()
-        updated = FileUpload.objects.filter(
-            _commit_without_waiting(), pk=upload.pk, status=FileStatus.UPLOADING, offset=offset
-        ).update(
+        # Its own transaction; on PostgreSQL it commits without waiting for
+        # the WAL flush (_COMMIT_WITHOUT_WAITING below says why that is safe).
+        updated = upload_rows.advance(
+            upload,
+            from_offset=offset,
+            status=FileStatus.UPLOADING,
             offset=new_offset,
             progress=_progress(new_offset, upload.size),
             hash_state=hasher.state(),
@@ -339,22 +355,19 @@ def file_upload_append(
     return upload
 
 
-def _commit_without_waiting() -> Q | RawSQL:
-    """A condition that makes the offset UPDATE (its own transaction) commit
-    without waiting for the WAL flush, on PostgreSQL: `set_config(..., true)`
-    is SET LOCAL from inside the one statement, so it costs no round trip and
-    ends with that transaction. Saves the flush (1–3 ms) on every chunk.
-
-    Why this is safe: the partial file is not fsynced per chunk either (the
-    bytes sit in the page cache or the disk's cache), so waiting for the WAL
-    bought no durability the bytes had. After a PostgreSQL crash the row can
-    only be behind what was acknowledged (at most ~0.6 s of commits), never
-    ahead: its offset and hash state still match each other and the bytes up
-    to that offset, so the client's next PATCH gets a 409, its HEAD the row's
-    offset, and it sends the rest again. Finishing an upload commits normally."""
-    if connection.vendor != "postgresql":
-        return Q()
-    return RawSQL("set_config('synchronous_commit', 'off', true) IS NOT NULL", [], output_field=BooleanField())
+# _COMMIT_WITHOUT_WAITING: the offset UPDATE (its own transaction) commits
+# without waiting for the WAL flush on PostgreSQL: `set_config(..., true)` is
+# SET LOCAL from inside the one statement (files/upload_rows.py), so it costs
+# no round trip and ends with that transaction. Saves the flush (1–3 ms) on
+# every chunk.
+#
+# Why this is safe: the partial file is not fsynced per chunk either (the
+# bytes sit in the page cache or the disk's cache), so waiting for the WAL
+# bought no durability the bytes had. After a PostgreSQL crash the row can
+# only be behind what was acknowledged (at most ~0.6 s of commits), never
+# ahead: its offset and hash state still match each other and the bytes up
+# to that offset, so the client's next PATCH gets a 409, its HEAD the row's
+# offset, and it sends the rest again. Finishing an upload commits normally.
 
 
 def _receive(handle, offset, stream, content_length, size, hasher, checksum):

@@ -7,6 +7,7 @@ No ORM here; services decide what to keep and what to delete.
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -150,5 +151,35 @@ def delete_stored(name: str) -> None:
 
 
 def delete_temp(path: str | Path) -> None:
-    if path:
+    """Remove a partial file's name now and its blocks in the background
+    (see close_file): the file is gone for everyone at once, but a request
+    that finishes or terminates a multi-GB upload does not wait for ext4 to
+    free it."""
+    if not path:
+        return
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return
+    except OSError:  # not readable: remove it the plain way
         Path(path).unlink(missing_ok=True)
+        return
+    try:
+        Path(path).unlink(missing_ok=True)
+    finally:
+        close_file(handle)
+
+
+def close_file(handle: BinaryIO) -> None:
+    """Close `handle`, in a helper thread when this may be the last reference
+    to a file already unlinked: that close frees the file's blocks, which
+    takes ext4 ~170 ms per GiB here (docs/BENCHMARKS-FILES.md), and the
+    request that finished or terminated the upload need not wait for it."""
+    try:
+        unlinked = os.fstat(handle.fileno()).st_nlink == 0
+    except (OSError, ValueError):
+        unlinked = False
+    if unlinked:
+        threading.Thread(target=handle.close, name="files-close", daemon=True).start()
+    else:
+        handle.close()

@@ -1,11 +1,17 @@
 """bench/upload: tuspy uploads of one file to this server (gunicorn) and to
 the official @tus/server + @tus/file-store, side by side.
 
-    .venv/bin/python -m bench.upload 1G [--memory-sizes 1G,4G] [--port 8110]
+    .venv/bin/python -m bench.upload 1G [--memory-sizes 1G,4G] [--port 8110] [--rounds 5]
 
 Prints both throughputs and their ratio, this server's peak memory growth for
 each size in --memory-sizes, and the time to "re-upload" a stored file by its
 sha256 in Upload-Metadata. Needs `npm install` in bench/peers first.
+
+Both servers run for the whole measurement and the uploads alternate between
+them, `--rounds` times (ours first in odd rounds, the peer first in even
+ones, a second's pause after each), so a burst of load on the shared machine
+hits both sides alike: the figures are the median per side and the ratio of
+each round's pair.
 Runs against the embedded defaults (SQLite, filesystem broker) in a temporary
 folder, unless DATABASE_URL etc. are set.
 """
@@ -14,6 +20,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +35,10 @@ from tusclient import client as tus_client
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / "peers"
 CHUNK = 5 * 1024 * 1024
+# A pause after each upload, so what a server does once an upload is over
+# (freeing a deleted file's blocks, writing back pages) ends before the other
+# side's upload starts.
+SETTLE = 1.0
 
 
 def parse_size(text: str) -> int:
@@ -137,9 +148,15 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
         .splitlines()[-1]
     )
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
+    # The production command line (Procfile, Dockerfile): its config file
+    # (Prometheus multiprocess metrics) and the access log, which goes to a
+    # file here. One worker instead of 2-3: tuspy sends one request at a time.
+    access_log = open(work / "access.log", "ab")  # noqa: SIM115 - the server's stdout for its lifetime
     process = subprocess.Popen(
         [
             gunicorn,
+            "-c",
+            "health/gunicorn_conf.py",
             "aggregator.wsgi",
             "-b",
             f"127.0.0.1:{port}",
@@ -147,12 +164,16 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
             "1",
             "--timeout",
             "300",
+            "--access-logfile",
+            "-",
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
         env=env,
+        stdout=access_log,
     )
+    access_log.close()
     wait_port(port, process)
     return process, token
 
@@ -163,7 +184,7 @@ def main() -> None:
     parser.add_argument("--memory-sizes", default="", help="comma-separated sizes for peak memory, e.g. 1G,4G")
     parser.add_argument("--port", type=int, default=8110, help="this server's port (the peer uses port+1)")
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument("--repeat", type=int, default=2, help="uploads per server; the best time counts (shared CPUs)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating uploads per server; medians count")
     args = parser.parse_args()
     size = parse_size(args.size)
     memory_sizes = [parse_size(s) for s in args.memory_sizes.split(",") if s.strip()]
@@ -176,9 +197,36 @@ def main() -> None:
         django, token = start_django(work, args.port)
         headers = {"Authorization": f"Token {token}"}
         ours_url = f"http://127.0.0.1:{args.port}/api/v1/files/tus/"
+        node = None
         try:
+            if not args.skip_peer:
+                node = subprocess.Popen(
+                    ["node", str(PEERS / "tus-server.mjs"), str(args.port + 1), str(work / "peer-files")],
+                    cwd=PEERS,
+                    stdout=subprocess.DEVNULL,
+                )
+                wait_port(args.port + 1, node)
+            peer_url = f"http://127.0.0.1:{args.port + 1}/files/"
+            ours: list[float] = []
+            peer: list[float] = []
+
+            def upload_peer() -> None:
+                peer.append(tus_upload(peer_url, data, {}))
+                shutil.rmtree(work / "peer-files", ignore_errors=True)  # disk space; not timed
+                (work / "peer-files").mkdir()
+                time.sleep(SETTLE)
+
+            def upload_ours() -> None:
+                ours.append(tus_upload(ours_url, data, headers))
+                time.sleep(SETTLE)
+
             with PeakRss(django.pid) as mem:
-                ours = min(tus_upload(ours_url, data, headers) for _ in range(args.repeat))
+                for turn in range(args.rounds):
+                    if node is not None and turn % 2:
+                        upload_peer()
+                    upload_ours()
+                    if node is not None and not turn % 2:
+                        upload_peer()
             growth = {size: mem.peak - mem.baseline}
             started = time.perf_counter()
             client = tus_client.TusClient(ours_url, headers=headers)
@@ -195,30 +243,27 @@ def main() -> None:
                 growth[extra] = mem.peak - mem.baseline
                 big.unlink()
         finally:
-            django.terminate()
-            django.wait()
-
-        peer = None
-        if not args.skip_peer:
-            node = subprocess.Popen(
-                ["node", str(PEERS / "tus-server.mjs"), str(args.port + 1), str(work / "peer-files")],
-                cwd=PEERS,
-                stdout=subprocess.DEVNULL,
-            )
-            try:
-                wait_port(args.port + 1, node)
-                peer_url = f"http://127.0.0.1:{args.port + 1}/files/"
-                peer = min(tus_upload(peer_url, data, {}) for _ in range(args.repeat))
-            finally:
-                node.terminate()
-                node.wait()
+            for process in (django, node):
+                if process is not None:
+                    process.terminate()
+                    process.wait()
 
         mib = size / (1 << 20)
-        print(f"upload of {mib:.0f} MiB with tuspy, {CHUNK >> 20} MiB chunks")
-        print(f"  aggregator (gunicorn, 1 worker): {mib / ours:8.1f} MiB/s  ({ours:.2f} s)")
+        print(f"upload of {mib:.0f} MiB with tuspy, {CHUNK >> 20} MiB chunks, {args.rounds} alternating rounds")
+        ours_median = statistics.median(ours)
+        label = "aggregator (gunicorn, 1 sync worker):"
+        print(f"  {label:38}{mib / ours_median:8.1f} MiB/s  (median {ours_median:.2f} s)")
+        print("    rounds: " + ", ".join(f"{mib / t:.1f}" for t in ours))
         if peer:
-            print(f"  @tus/server + @tus/file-store:   {mib / peer:8.1f} MiB/s  ({peer:.2f} s)")
-            print(f"  ratio aggregator / @tus/server:  {peer / ours:8.2f}x")
+            peer_median = statistics.median(peer)
+            print(
+                f"  {'@tus/server + @tus/file-store:':38}{mib / peer_median:8.1f} MiB/s  (median {peer_median:.2f} s)"
+            )
+            print("    rounds: " + ", ".join(f"{mib / t:.1f}" for t in peer))
+            print(f"  {'ratio aggregator / @tus/server:':38}{peer_median / ours_median:8.2f}x  (of the medians)")
+            ratios = [p / o for o, p in zip(ours, peer, strict=True)]
+            listed = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"    per round: {listed}; median {statistics.median(ratios):.2f}x")
         for mem_size, value in sorted(growth.items()):
             print(f"  peak server memory growth for {mem_size / (1 << 20):.0f} MiB: {value / (1 << 20):.1f} MiB")
         print(f"  re-upload of stored content by sha256 metadata: {dedup_seconds:.3f} s")

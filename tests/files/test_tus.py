@@ -450,7 +450,8 @@ def test_a_patch_costs_two_statements_row_and_offset_update(alice_client, tus_cr
     with CaptureQueriesContext(connection) as queries:
         assert tus_patch(location, CSV[:5], 0).status_code == 204
     assert len(queries.captured_queries) == 2, queries.captured_queries
-    assert queries.captured_queries[0]["sql"].startswith('SELECT "files_fileupload"')
+    assert queries.captured_queries[0]["sql"].startswith("SELECT ")
+    assert ' FROM "files_fileupload" WHERE "id" = ' in queries.captured_queries[0]["sql"]
     assert queries.captured_queries[1]["sql"].startswith('UPDATE "files_fileupload"')
 
 
