@@ -149,8 +149,9 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
     )
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
     # The production command line (Procfile, Dockerfile): its config file
-    # (Prometheus multiprocess metrics) and the access log, which goes to a
-    # file here. One worker instead of 2-3: tuspy sends one request at a time.
+    # (gthread workers, Prometheus multiprocess metrics); the structured log
+    # lines, the access line among them, go to a file here. One worker
+    # instead of 2: tuspy sends one request at a time.
     access_log = open(work / "access.log", "ab")  # noqa: SIM115 - the server's stdout for its lifetime
     process = subprocess.Popen(
         [
@@ -162,10 +163,6 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "-w",
             "1",
-            "--timeout",
-            "300",
-            "--access-logfile",
-            "-",
             "--log-level",
             "warning",
         ],
