@@ -4,11 +4,14 @@ right with many workers.
 
 Use it with `gunicorn -c health/gunicorn_conf.py aggregator.wsgi --bind ...`.
 
-Workers: `gthread`, WEB_CONCURRENCY processes (default 2: one per core of
-the reference machine) of WEB_THREADS threads (default 8: they cover the
+Workers: `gthread`, WEB_CONCURRENCY processes (default 4: two per core of
+the reference machine) of WEB_THREADS threads (default 4: they cover the
 waits on PostgreSQL and Redis; each holds at most one database connection).
-Measured against 4 × 4 and sync workers in docs/RELIABILITY.md. No access
-log: the structured `request_finished` line is the access line.
+A process runs Python on one core at a time (the GIL), so with one process
+per core a burst of requests queues in one process while the other core
+idles: under bench/load, 4 x 4 gave p99 339 ms where 2 x 8 gave 538-545 ms
+for the same CPU (docs/RELIABILITY.md). No access log: the structured
+`request_finished` line is the access line.
 
 prometheus-client picks its storage when it is first imported, so the
 multiprocess folder must be in the environment before any worker imports
@@ -35,8 +38,8 @@ _VAR_DIR = _BASE_DIR / os.environ.get("AGG_VAR_DIR", "var")
 _FOLDER = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_VAR_DIR / "prometheus"))
 
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
 keepalive = 5
 timeout = 300  # a tus PATCH of a large chunk on a slow link
 

@@ -169,6 +169,7 @@ def start_django(work: Path, port: int) -> tuple[subprocess.Popen, str]:
         cwd=ROOT,
         env=env,
         stdout=access_log,
+        stderr=subprocess.STDOUT,  # the log lines (the console handler writes to stderr)
     )
     access_log.close()
     wait_port(port, process)
@@ -248,7 +249,7 @@ def main() -> None:
         mib = size / (1 << 20)
         print(f"upload of {mib:.0f} MiB with tuspy, {CHUNK >> 20} MiB chunks, {args.rounds} alternating rounds")
         ours_median = statistics.median(ours)
-        label = "aggregator (gunicorn, 1 sync worker):"
+        label = "aggregator (gunicorn, 1 gthread worker):"
         print(f"  {label:38}{mib / ours_median:8.1f} MiB/s  (median {ours_median:.2f} s)")
         print("    rounds: " + ", ".join(f"{mib / t:.1f}" for t in ours))
         if peer:
