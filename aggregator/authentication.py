@@ -107,14 +107,16 @@ def _forget_on_permission_change(sender, instance, action, model, pk_set, **kwar
         concerned |= Q(pk__in=pk_set)
     elif pk_set and model is Group:
         concerned |= Q(groups__in=pk_set)
-    user_ids = get_user_model().objects.filter(concerned).values_list("pk", flat=True).distinct()
-    tokens_forget(user_ids=user_ids)
+    _forget_users(concerned)
 
 
 def _forget_on_group_or_permission_delete(sender, instance, **kwargs) -> None:
     # The deletion cascades to the m2m rows without an m2m_changed signal.
-    user_ids = get_user_model().objects.filter(_users_concerned(instance)).values_list("pk", flat=True).distinct()
-    tokens_forget(user_ids=user_ids)
+    _forget_users(_users_concerned(instance))
+
+
+def _forget_users(concerned: Q) -> None:
+    tokens_forget(user_ids=get_user_model().objects.filter(concerned).values_list("pk", flat=True).distinct())
 
 
 def connect_invalidation() -> None:

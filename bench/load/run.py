@@ -276,11 +276,15 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
 
     master = psutil.Process(server_pid)
     machine = psutil.cpu_times()
+    services = {"postgres": 0.0, "redis-server": 0.0}
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in services:
+            services[process.info["name"]] += used(process)
     return {
         "clients": time.process_time(),
         "gunicorn": sum(used(p) for p in [master, *master.children(recursive=True)]),
-        "postgresql": sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"),
-        "redis": sum(used(p) for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"),
+        "postgresql": services["postgres"],
+        "redis": services["redis-server"],
         # Every process, ours or not (nice included): what the cores did.
         "machine": machine.user + machine.system + machine.nice + machine.irq + machine.softirq,
     }
