@@ -20,6 +20,7 @@ user concerned at once.
 from __future__ import annotations
 
 import hashlib
+import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -44,6 +45,16 @@ from aggregator.env import env_int
 TOKEN_TTL = env_int("AUTH_TOKEN_CACHE_SECONDS", 60, minimum=0)
 
 
+def token_entry_ttl() -> int:
+    """How long this entry lives: TOKEN_TTL less up to a fifth, drawn per
+    entry. Tokens first seen together (every client reconnecting after a
+    restart, a cold cache) would otherwise expire together every TOKEN_TTL
+    for as long as the process runs, each time sending all their misses to
+    the database in the same second; bench/load saw p99 rise 150 ms at each
+    such wave. Never longer than TOKEN_TTL, the documented window."""
+    return random.randint(TOKEN_TTL - TOKEN_TTL // 5, TOKEN_TTL)
+
+
 def token_cache_key(key: str) -> str:
     return "authtoken:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
@@ -60,7 +71,7 @@ class CachedTokenAuthentication(TokenAuthentication):
             if token.user.is_active and TOKEN_TTL:
                 # Loaded now so they are cached with the user (see the module's docstring).
                 token.user.get_all_permissions()
-                cache.set(cache_key, token, TOKEN_TTL)
+                cache.set(cache_key, token, token_entry_ttl())
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return token.user, token

@@ -71,3 +71,10 @@ def child_exit(server, worker) -> None:
 
     multiprocess.mark_process_dead(worker.pid)
     fold_dead_process(worker.pid, _FOLDER)
+
+
+def post_worker_init(worker) -> None:
+    # Before the worker accepts its first connection (health/warmup.py).
+    from health.warmup import warm_up
+
+    warm_up(worker.wsgi)

@@ -45,6 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "bench-load-metrics-token"
 SAMPLES: dict[str, object] = {}  # the first answer of each kind of failure
+LAGS: list[tuple[float, float]] = []  # the load clients' event loop: (start s, seconds late)
 KINDS = {"files": 20, "pipelines": 15, "upload": 10, "search": 15, "logs": 20, "live": 10, "ready": 10}
 
 
@@ -71,6 +72,7 @@ def parse_args() -> argparse.Namespace:
     # runs can be compared with each other.
     parser.add_argument("--files-per-client", type=int, default=100)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the server (default: INFO, as deployed)")
+    parser.add_argument("--trace", type=Path, help="write every request (start s, seconds, operation, status) here")
     return parser.parse_args()
 
 
@@ -220,7 +222,7 @@ class Sampler(threading.Thread):
             self.stop.wait(0.25)
 
 
-async def client(session, base, tokens, until, stats, number: int, think: float) -> None:
+async def client(session, base, tokens, until, stats, number: int, think: float, started_at: float) -> None:
     user, writer = tokens
     as_user = {"Authorization": f"Token {user}"}
     as_writer = {"Authorization": f"Token {writer}"}
@@ -256,7 +258,7 @@ async def client(session, base, tokens, until, stats, number: int, think: float)
         except Exception as exc:  # a refused or dropped connection is an error too
             status = f"{type(exc).__name__}"
             SAMPLES.setdefault(f"{kind} {status}", str(exc)[:300])
-        stats[kind].append((time.perf_counter() - started, status))
+        stats[kind].append((time.perf_counter() - started, status, started - started_at))
         if think:
             await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
 
@@ -295,6 +297,17 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
 
 
+async def loop_lag(until: float, lags: list) -> None:
+    """How late the client's own event loop wakes up (start s, seconds late):
+    a busy loop delays every response it reads, and would pass the load
+    clients' own stalls off as the server's."""
+    started_at = time.perf_counter()
+    while time.monotonic() < until:
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append((before - started_at, time.perf_counter() - before - 0.01))
+
+
 async def drive(args, tokens) -> dict:
     stats: dict[str, list] = defaultdict(list)
     # The client drops idle connections before gunicorn's keep-alive (5 s)
@@ -304,8 +317,10 @@ async def drive(args, tokens) -> dict:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         until = time.monotonic() + args.duration
         base = f"http://127.0.0.1:{args.port}"
+        started_at = time.perf_counter()
         await asyncio.gather(
-            *(client(session, base, tokens[n], until, stats, n, args.think) for n in range(args.clients))
+            loop_lag(until, LAGS),
+            *(client(session, base, tokens[n], until, stats, n, args.think, started_at) for n in range(args.clients)),
         )
     return stats
 
@@ -367,8 +382,11 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(multiproc, ignore_errors=True)
 
-    everything = [t for rows in stats.values() for t, _ in rows]
-    errors = {kind: sum(1 for _, s in rows if is_error(s)) for kind, rows in stats.items()}
+    if args.trace:
+        rows = sorted((at, t, kind, status) for kind, requests in stats.items() for t, status, at in requests)
+        args.trace.write_text("".join(f"{at:.4f} {t:.4f} {kind} {status}\n" for at, t, kind, status in rows))
+    everything = [t for rows in stats.values() for t, _, _ in rows]
+    errors = {kind: sum(1 for _, s, _ in rows if is_error(s)) for kind, rows in stats.items()}
     think = f"think {args.think:g} s (0.5-1.5x)" if args.think else "no think time (saturation)"
     print(
         f"load: {args.clients} clients x {args.duration} s, {think}; gunicorn {args.workers} workers x"
@@ -379,7 +397,7 @@ def main() -> None:
     )
     print(f"{'operation':<10} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, rows in sorted(stats.items()):
-        times = [t for t, _ in rows]
+        times = [t for t, _, _ in rows]
         print(
             f"{kind:<10} {len(rows):>8} {errors[kind]:>6} {pct(times, 0.5):>8.1f} {pct(times, 0.95):>8.1f} "
             f"{pct(times, 0.99):>8.1f}"
@@ -388,6 +406,16 @@ def main() -> None:
         f"{'all':<10} {len(everything):>8} {sum(errors.values()):>6} {pct(everything, 0.5):>8.1f} "
         f"{pct(everything, 0.95):>8.1f} {pct(everything, 0.99):>8.1f}   (peer/target: 0 errors, p99 < 500 ms)"
     )
+    # Where the tail sits in time: the first seconds (every worker, token and
+    # connection new) against the rest of the run.
+    first = [t for rows in stats.values() for t, _, at in rows if at < 5]
+    rest = [t for rows in stats.values() for t, _, at in rows if at >= 5]
+    print(
+        f"p99 of the first 5 s {pct(first, 0.99):.1f} ms ({len(first)} requests), of the rest {pct(rest, 0.99):.1f} ms"
+    )
+    lag_first = max((lag for at, lag in LAGS if at < 5), default=0) * 1000
+    lag_rest = max((lag for at, lag in LAGS if at >= 5), default=0) * 1000
+    print(f"load clients' event loop woke up at most {lag_first:.0f} ms late in the first 5 s, {lag_rest:.0f} ms after")
     peak = sampler.pool
     print(
         f"throughput {len(everything) / args.duration:.0f} req/s; load average {load_before:.1f} -> {load_after:.1f}"
@@ -407,7 +435,7 @@ def main() -> None:
         f"CPU seconds during the run, of {os.cpu_count() * args.duration} available: "
         + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu_used.items())
     )
-    bad = sorted({str(s) for rows in stats.values() for _, s in rows if is_error(s)})
+    bad = sorted({str(s) for rows in stats.values() for _, s, _ in rows if is_error(s)})
     if bad or SAMPLES:
         print(f"failures seen: {bad}")
         for key, sample in SAMPLES.items():

@@ -75,3 +75,23 @@ def test_with_the_cache_off_every_request_reads_the_user(monkeypatch, alice, ali
 
     _deactivate_in_bulk(alice)
     assert alice_client.get("/api/v1/pipelines/").status_code == 401
+
+
+def test_entries_expire_at_spread_times_never_after_the_window(monkeypatch):
+    # Tokens cached in the same second must not all expire in the same second.
+    monkeypatch.setattr(authentication, "TOKEN_TTL", 60)
+    ttls = [authentication.token_entry_ttl() for _ in range(200)]
+    assert max(ttls) <= 60
+    assert min(ttls) >= 48
+    assert len(set(ttls)) > 5
+
+
+def test_a_cached_entry_lives_no_longer_than_the_window(monkeypatch, alice, alice_client):
+    if not settings.REDIS_URL:
+        pytest.skip("reads the entry's time to live from Redis")
+    from django.core.cache import cache as django_cache
+
+    monkeypatch.setattr(authentication, "TOKEN_TTL", 60)
+    assert alice_client.get("/api/v1/pipelines/").status_code == 200
+    ttl = django_cache.ttl(token_cache_key(Token.objects.get(user=alice).key))
+    assert 0 < ttl <= 60

@@ -1,0 +1,85 @@
+"""Warms a web worker up before it takes its first request.
+
+A fresh worker pays for everything Django and its libraries do lazily on
+first use: the URL resolver, the middleware chain, the first connections
+of the database pool, Redis and the storage. Under load those first
+requests queue behind each other inside the new worker, and every worker
+starts cold at once after a deploy: bench/load saw ~1 % of a minute's
+requests take 0.5-1.6 s in its first second and none after (p99 347 ms
+for the minute, 67 ms without that second).
+
+gunicorn calls `warm_up` from `post_worker_init`, after the worker has
+loaded the application and before it accepts a connection, so the other
+workers take the traffic meanwhile. It sends the probes a load balancer
+would (live, then ready) through the application itself, in process.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterable
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+# Anonymous and side-effect free: what a load balancer asks anyway.
+PATHS = ("/api/v1/health/live", "/api/v1/health/ready")
+
+
+def _host() -> str:
+    """A host name the application accepts (an exact one from
+    ALLOWED_HOSTS, or a name under a wildcard entry)."""
+    from django.conf import settings
+
+    for entry in settings.ALLOWED_HOSTS:
+        if entry != "*":
+            return entry.lstrip(".")
+    return "localhost"
+
+
+def _environ(path: str, host: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": host,
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def warm_up(application: Callable[[dict, Callable], Iterable[bytes]]) -> dict[str, str]:
+    """Sends each of PATHS through the WSGI application and returns their
+    statuses. Never raises: a worker that cannot warm up still serves (a
+    dependency that is down shows as a 503 from ready, as it would anyway)."""
+    statuses: dict[str, str] = {}
+    try:
+        host = _host()
+        for path in PATHS:
+
+            def start_response(status, headers, exc_info=None, path=path):
+                statuses[path] = status
+
+            body = application(_environ(path, host), start_response)
+            try:
+                for _ in body:
+                    pass
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+    except Exception as exc:  # noqa: BLE001 - warming up must never stop the worker
+        log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+    return statuses
