@@ -214,6 +214,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "aggregator.renderers.JSONRenderer",  # DRF's, encoding with orjson
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "aggregator.filters.FilterBackend",  # django-filter's, skipped when no filter is named
         "rest_framework.filters.SearchFilter",

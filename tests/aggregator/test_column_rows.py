@@ -57,3 +57,17 @@ def test_a_field_that_is_not_one_column_is_refused():
 
     with pytest.raises(TypeError, match="Nested.label"):
         column_rows(Nested, [])
+
+
+def test_times_are_rendered_in_the_time_zone_current_for_the_request(alice):
+    FileUpload.objects.create(owner=alice, filename="a.csv", size=1, completed_at=timezone.now())
+    queryset = FileUpload.objects.all()
+    with timezone.override("America/New_York"):
+        expected = FileUploadSerializer(queryset, many=True).data
+        got = column_rows(FileUploadSerializer, column_values(FileUploadSerializer, queryset))
+    assert got == expected
+    assert got[0]["created_at"].endswith(("-05:00", "-04:00"))
+    # The next page, in UTC again, is not rendered in the zone of the last one.
+    utc = column_rows(FileUploadSerializer, column_values(FileUploadSerializer, queryset))
+    assert utc == FileUploadSerializer(queryset, many=True).data
+    assert utc[0]["created_at"].endswith("Z")
