@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from health.metrics.instruments import HTTP_LATENCY, HTTP_REQUESTS
 from health.metrics.pool import publish_pool_stats
+from health.warmup import ENVIRON_KEY
 
 # Any other method becomes "other", so a client cannot mint label values.
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -30,6 +31,8 @@ class PrometheusMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get(ENVIRON_KEY):  # a worker warming up, not a client
+            return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started

@@ -14,11 +14,20 @@ waits a random think time (uniform 0.5-1.5 x `--think` seconds) between
 requests. `--think 0` makes every client fire back to back: a saturation
 run, where by Little's law latency is clients / throughput.
 
+Every run starts cold, the worst case, the same each time: new gunicorn
+processes, and every client's first request on a new connection with its
+tokens dropped from the cache. The clients arrive within their first think
+time.
+
 Prints requests, errors (any connection failure, or any status >= 400),
 p50/p95/p99 per operation and overall, the database pool figures of the
 run (read from the pool gauges of health/metrics, summed over the workers,
-plus PostgreSQL's own count of connections), gunicorn's peak RSS and the
-machine's load average. Target (the peer column): zero errors, p99 < 500 ms,
+plus PostgreSQL's own count of connections), gunicorn's peak RSS, the
+machine's load average, where the CPU went, the p99 of the first 5 s
+(the cold start) against the rest, and how late the load clients' own
+event loop woke up (a busy client would pass its stalls off as the
+server's). `--trace FILE` writes every request (start s, seconds,
+operation, status) for a closer look. Target (the peer column): zero errors, p99 < 500 ms,
 pool never exhausted.
 """
 
@@ -95,6 +104,10 @@ def tokens(prefix, group=None):
     by_user = dict(Token.objects.filter(user__in=users).values_list("user__username", "key"))
     return [by_user[name] for name in names]
 users, logs = tokens("load-user"), tokens("load-writer", writers)
+# Every run starts with the tokens out of the cache: the worst case, and the
+# same in every run (an earlier run's entries may otherwise still be there).
+from aggregator.authentication import tokens_forget
+tokens_forget(user_ids=User.objects.filter(username__startswith="load-").values_list("pk", flat=True))
 for user, writer in zip(users, logs):
     print("TOKENS", user, writer)
 
@@ -159,6 +172,17 @@ def vacuum(env: dict[str, str]) -> str:
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) " + ", ".join(VACUUMED))
         return conn.execute("SHOW autovacuum").fetchone()[0]
+
+
+def log_lines(env: dict[str, str]) -> int:
+    """The log table's size before the run, as ANALYZE estimated it. The
+    bench never empties it (each run adds ~35,000 lines); it is printed so
+    runs on a small table and on a large one can be told apart."""
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        row = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'monitoring_systemlog'").fetchone()
+        return max(row[0], 0) if row else 0
 
 
 def scrape(base: str) -> dict[str, float]:
@@ -351,6 +375,7 @@ def main() -> None:
     }
     tokens = setup(env, args.clients, args.files_per_client)
     autovacuum = vacuum(env)
+    lines = log_lines(env)
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [
@@ -393,7 +418,7 @@ def main() -> None:
         f" {args.threads} threads (gthread); pool per worker {pool_size}+{args.pool_overflow},"
         f" {args.pool_min if args.pool_min is not None else pool_size} opened up front;"
         f" each client starts with {args.files_per_client} validated files (tables vacuumed after seeding;"
-        f" autovacuum {autovacuum}); LOG_LEVEL {args.log_level}"
+        f" autovacuum {autovacuum}); {lines:,} log lines; LOG_LEVEL {args.log_level}"
     )
     print(f"{'operation':<10} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for kind, rows in sorted(stats.items()):

@@ -1,6 +1,10 @@
 """health/warmup.py: a new gunicorn worker sends the probes through the
 application before it accepts a connection (post_worker_init)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.wsgi import get_wsgi_application
 
@@ -33,3 +37,38 @@ def test_an_application_that_raises_never_stops_the_worker():
         raise RuntimeError("boom")
 
     assert warm_up(broken) == {}
+
+
+def test_the_celery_app_is_ready_to_send_without_a_broker_connection(settings):
+    # In a fresh process: this one has long finalized the app. The broker
+    # address is a closed port: preparing must not connect.
+    code = (
+        "import sys, django; django.setup()\n"
+        "from aggregator.celery import app\n"
+        "assert not app.finalized\n"
+        "from health.warmup import _prepare_celery\n"
+        "_prepare_celery()\n"
+        "print(app.finalized, 'kombu.transport.pyamqp' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aggregator.settings",
+        "DJANGO_DEBUG": "1",
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:9//",
+    }
+    answer = subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert answer.stdout.strip().splitlines()[-1] == "True True"
+
+
+def test_the_warm_up_is_not_counted_as_client_traffic():
+    from health.metrics.instruments import HTTP_REQUESTS
+
+    def live_count() -> float:
+        return HTTP_REQUESTS.labels("health-live", "GET", "200")._value.get()
+
+    before = live_count()
+    warm_up(get_wsgi_application())
+    assert live_count() == before
