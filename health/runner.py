@@ -166,7 +166,8 @@ def overall(results: Iterable[CheckResult]) -> Status:
 
 
 def reset() -> None:
-    """Forget cached results and runs in flight (tests). A run still stuck
+    """Forget cached results and runs in flight (tests, and a worker's
+    warm-up, health/warmup.py). A run still stuck
     finishes on its own; its result goes nowhere."""
     for slot in _slots.values():
         with slot.lock:

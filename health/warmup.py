@@ -13,7 +13,8 @@ gunicorn calls `warm_up` from `post_worker_init`, after the worker has
 loaded the application and before it accepts a connection, so the other
 workers take the traffic meanwhile. It sends the probes a load balancer
 would (live, then ready) through the application itself, in process.
-They are logged like any request, and left out of the request metrics.
+They are logged like any request, left out of the request metrics, and
+their check results are forgotten.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import sys
 from collections.abc import Callable, Iterable
 
 import structlog
+
+from health import runner
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +100,9 @@ def warm_up(application: Callable[[dict, Callable], Iterable[bytes]]) -> dict[st
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+        # The checks' results are cached for a few seconds; the first real
+        # probe must see the dependencies as they are then, not at start-up.
+        runner.reset()
         _prepare_celery()
     except Exception as exc:  # noqa: BLE001 - warming up must never stop the worker
         log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")

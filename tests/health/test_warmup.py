@@ -72,3 +72,13 @@ def test_the_warm_up_is_not_counted_as_client_traffic():
     before = live_count()
     warm_up(get_wsgi_application())
     assert live_count() == before
+
+
+def test_the_first_real_probe_checks_afresh():
+    # A dependency that goes down right after start-up must show at once, not
+    # after the results of the warm-up's own ready expire.
+    from health import runner
+
+    warm_up(get_wsgi_application())
+    assert runner.age_seconds("database") is None
+    assert runner.age_seconds("storage") is None
