@@ -123,6 +123,12 @@ if DATABASE_URL:
             "max_size": env_int("DB_POOL_SIZE", 20, minimum=1) + env_int("DB_POOL_OVERFLOW", 40, minimum=0),
             "max_lifetime": env_float("DB_POOL_RECYCLE_SECONDS", 3600.0),
             "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 30.0),
+            # How long one reconnection keeps retrying (1, 2, 4 s... apart)
+            # before it gives up and the next request starts a fresh one.
+            # psycopg_pool's 300 s let a worker whose connections died in an
+            # outage wait up to twice the outage's length after PostgreSQL
+            # was back, answering 503 while the other workers served.
+            "reconnect_timeout": env_float("DB_POOL_RECONNECT_SECONDS", 5.0),
         }
         # pg_trgm's `%` (typo lookups in the search lexicon) keeps the words at
         # least this similar; search discards less similar ones anyway, so

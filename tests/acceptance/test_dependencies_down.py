@@ -297,6 +297,18 @@ def test_the_api_answers_503_while_postgresql_is_down_and_recovers_without_a_res
 
         database.start()
         wait_for(lambda: server.request("GET", "/api/v1/health/ready")[0] == 200, 120, 0.5, what="ready again")
+        # Every worker serves again, not just the one that answered ready:
+        # each has its own pool, whose reconnection may still be waiting out
+        # its backoff (at most DB_POOL_RECONNECT_SECONDS, then the next
+        # request starts a fresh one).
+        wait_for(
+            lambda: (
+                [server.request("GET", "/api/v1/pipelines/", headers=_auth(token))[0] for _ in range(8)] == [200] * 8
+            ),
+            120,
+            0.5,
+            what="every worker serving again",
+        )
         _create_pipeline(server, token, "after")
         assert _pipeline_names(server, token) == {"before", "after"}
     finally:

@@ -72,6 +72,14 @@ def test_it_pools_postgresql_connections_with_the_seed_figures():
     assert loaded["pool"]["timeout"] == 30.0
     assert loaded["pool"]["max_lifetime"] == 3600.0
     assert loaded["pool_checks"] is True
+    # A reconnection gives up after 5 s and the next request starts afresh,
+    # instead of backing off for up to psycopg_pool's 300 s after an outage.
+    assert loaded["pool"]["reconnect_timeout"] == 5.0
+
+
+def test_the_pools_reconnection_window_comes_from_the_environment():
+    loaded = probe(DJANGO_DEBUG="1", DATABASE_URL="postgres://agg:pw@db/agg", DB_POOL_RECONNECT_SECONDS="12")
+    assert loaded["pool"]["reconnect_timeout"] == 12.0
 
 
 def test_it_uses_redis_for_the_cache_and_degrades_when_redis_fails():
