@@ -19,9 +19,8 @@ their check results are forgotten.
 
 from __future__ import annotations
 
-import io
-import sys
 from collections.abc import Callable, Iterable
+from wsgiref.util import setup_testing_defaults
 
 import structlog
 
@@ -48,25 +47,10 @@ def _host() -> str:
 
 
 def _environ(path: str, host: str) -> dict:
-    return {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": host,
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": host,
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        ENVIRON_KEY: True,
-    }
+    """A plain GET of `path` (the standard library fills in the rest)."""
+    environ = {"PATH_INFO": path, "HTTP_HOST": host, "SERVER_NAME": host, "REMOTE_ADDR": "127.0.0.1", ENVIRON_KEY: True}
+    setup_testing_defaults(environ)
+    return environ
 
 
 def _prepare_celery() -> None:
@@ -77,7 +61,8 @@ def _prepare_celery() -> None:
     from aggregator.celery import app
 
     app.finalize(auto=True)
-    app.connection_for_write().transport  # noqa: B018 - imports and builds the transport class
+    with app.connection_for_write() as connection:
+        connection.transport  # noqa: B018 - imports and builds the transport class
 
 
 def warm_up(application: Callable[[dict, Callable], Iterable[bytes]]) -> dict[str, str]:

@@ -160,29 +160,23 @@ def setup(env: dict[str, str], clients: int, files_per_client: int) -> list[tupl
 VACUUMED = ("files_fileupload", "files_storedblob", "search_searchentry", "search_searchterm", "monitoring_systemlog")
 
 
-def vacuum(env: dict[str, str]) -> str:
+def vacuum(env: dict[str, str]) -> tuple[str, int]:
     """VACUUM (ANALYZE) what the seeding rewrote, so every run starts from the
     same physical state too: each seeding deletes and re-inserts ~20,000 file
     rows, and without a vacuum their dead versions pile up run after run
     (638,000 of them after a dozen runs, when this was added). Autovacuum
     would clean them on a default PostgreSQL; this machine's has it off.
-    Returns the server's autovacuum setting, for the printout."""
+    Returns the server's autovacuum setting and the log table's size as
+    ANALYZE estimated it, for the printout: the bench never empties that
+    table (each run adds ~35,000 lines), so runs on a small table and on a
+    large one can be told apart."""
     import psycopg
 
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) " + ", ".join(VACUUMED))
-        return conn.execute("SHOW autovacuum").fetchone()[0]
-
-
-def log_lines(env: dict[str, str]) -> int:
-    """The log table's size before the run, as ANALYZE estimated it. The
-    bench never empties it (each run adds ~35,000 lines); it is printed so
-    runs on a small table and on a large one can be told apart."""
-    import psycopg
-
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
         row = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'monitoring_systemlog'").fetchone()
-        return max(row[0], 0) if row else 0
+        return autovacuum, max(row[0], 0) if row else 0
 
 
 def scrape(base: str) -> dict[str, float]:
@@ -374,8 +368,7 @@ def main() -> None:
         "DB_POOL_MIN_SIZE": str(args.pool_min if args.pool_min is not None else pool_size),
     }
     tokens = setup(env, args.clients, args.files_per_client)
-    autovacuum = vacuum(env)
-    lines = log_lines(env)
+    autovacuum, lines = vacuum(env)
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [
